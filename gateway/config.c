@@ -1,0 +1,388 @@
+/*
+ * config.c - command-line parsing and validation.
+ *
+ * Every rejected value produces one line naming the option, the value and
+ * what was expected, and the caller exits 2.
+ */
+#include "gateway/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"Usage: ringgate [OPTIONS]\n"
+	"\n"
+	"REST/JSON-to-gRPC gateway: one pinned io_uring worker per core.\n"
+	"\n"
+	"Options:\n"
+	"  --listen HOST:PORT       address to serve HTTP on (repeatable; default 0.0.0.0:8080;\n"
+	"                           port 0 picks a free port, logged at start)\n"
+	"  --workers N              worker threads (default: one per CPU we may run on)\n"
+	"  --cpus LIST              CPUs to pin workers to, e.g. 0-3,6 (default: the affinity mask)\n"
+	"  --static PATH=FILE       answer GET/HEAD PATH with FILE's bytes (repeatable)\n"
+	"  --max-connections N      open client connections, whole process (default 65536)\n"
+	"  --idle-timeout SEC       keep-alive idle timeout (default 60)\n"
+	"  --header-timeout SEC     time allowed for a whole request head (default 10)\n"
+	"  --body-timeout SEC       time allowed without request-body progress (default 30)\n"
+	"  --send-timeout SEC       time allowed without the client reading (default 30)\n"
+	"  --max-body BYTES         largest request body (default 1048576)\n"
+	"  --max-header-bytes BYTES largest request head (default 16384)\n"
+	"  --max-headers N          most header fields (default 100)\n"
+	"  --drain-timeout SEC      on SIGTERM, how long in-flight requests may finish (default 30)\n"
+	"  --buffers N              receive buffers per worker, a power of two (default 2048)\n"
+	"  --buffer-size BYTES      bytes per receive buffer (default 8192)\n"
+	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
+	"  --check                  validate the configuration and exit\n"
+	"  --version                print the version and exit\n"
+	"  --help                   print this help and exit\n"
+	"\n"
+	"Exit status: 0 clean shutdown, 1 runtime failure, 2 bad configuration or arguments.\n";
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_WORKERS,
+	OPT_CPUS,
+	OPT_STATIC,
+	OPT_MAXCONN,
+	OPT_IDLE,
+	OPT_HEADER_TO,
+	OPT_BODY_TO,
+	OPT_SEND_TO,
+	OPT_MAX_BODY,
+	OPT_MAX_HEADER_BYTES,
+	OPT_MAX_HEADERS,
+	OPT_DRAIN,
+	OPT_BUFFERS,
+	OPT_BUFSIZE,
+	OPT_LOGLEVEL,
+	OPT_CHECK,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option long_opts[] = {
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"workers", required_argument, NULL, OPT_WORKERS},
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"static", required_argument, NULL, OPT_STATIC},
+	{"max-connections", required_argument, NULL, OPT_MAXCONN},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE},
+	{"header-timeout", required_argument, NULL, OPT_HEADER_TO},
+	{"body-timeout", required_argument, NULL, OPT_BODY_TO},
+	{"send-timeout", required_argument, NULL, OPT_SEND_TO},
+	{"max-body", required_argument, NULL, OPT_MAX_BODY},
+	{"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
+	{"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
+	{"drain-timeout", required_argument, NULL, OPT_DRAIN},
+	{"buffers", required_argument, NULL, OPT_BUFFERS},
+	{"buffer-size", required_argument, NULL, OPT_BUFSIZE},
+	{"log-level", required_argument, NULL, OPT_LOGLEVEL},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void bad(const char *opt, const char *value, const char *expected)
+{
+	fprintf(stderr, "ringgate: --%s '%s': %s (see --help)\n", opt, value, expected);
+}
+
+/* A decimal number in [lo, hi]; the whole string must be digits. */
+static int parse_num(const char *opt, const char *s, unsigned long long lo, unsigned long long hi,
+		     unsigned long long *out)
+{
+	char expected[96];
+	snprintf(expected, sizeof(expected), "expected a whole number from %llu to %llu", lo, hi);
+	if (!*s || strspn(s, "0123456789") != strlen(s)) {
+		bad(opt, s, expected);
+		return -1;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, NULL, 10);
+	if (errno || v < lo || v > hi) {
+		bad(opt, s, expected);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "0-3,6" -> cpus[], in order, no duplicates. */
+static int parse_cpus(struct gw_config *cfg, const char *s)
+{
+	const char *p = s;
+	cfg->ncpus = 0;
+	while (*p) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			goto fail;
+		long a = strtol(p, &end, 10), b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (*p < '0' || *p > '9')
+				goto fail;
+			b = strtol(p, &end, 10);
+			p = end;
+		}
+		if (a > b || b >= CPU_SETSIZE)
+			goto fail;
+		for (long i = a; i <= b; i++) {
+			for (unsigned k = 0; k < cfg->ncpus; k++)
+				if (cfg->cpus[k] == i)
+					goto fail;
+			if (cfg->ncpus == GW_MAX_WORKERS)
+				goto fail;
+			cfg->cpus[cfg->ncpus++] = (int)i;
+		}
+		if (*p == ',')
+			p++;
+		else if (*p)
+			goto fail;
+	}
+	if (cfg->ncpus)
+		return 0;
+fail:
+	bad("cpus", s, "expected a CPU list like 0-3,6 (no repeats)");
+	return -1;
+}
+
+static const char *content_type_for(const char *file)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{".json", "application/json"},
+		{".txt", "text/plain; charset=utf-8"},
+		{".html", "text/html; charset=utf-8"},
+		{".yaml", "application/yaml"},
+	};
+	const char *dot = strrchr(file, '.');
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	return "application/octet-stream";
+}
+
+static int parse_static(struct gw_config *cfg, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || arg[0] != '/' || eq[1] == '\0') {
+		bad("static", arg, "expected PATH=FILE with PATH starting with /");
+		return -1;
+	}
+	if (cfg->nstatics == GW_MAX_STATIC) {
+		bad("static", arg, "too many static routes");
+		return -1;
+	}
+	struct gw_static_route *r = &cfg->statics[cfg->nstatics];
+	r->path = strndup(arg, (size_t)(eq - arg));
+	r->file = strdup(eq + 1);
+	if (!r->path || !r->file) {
+		free(r->path);
+		free(r->file);
+		bad("static", arg, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nstatics; i++) {
+		if (strcmp(cfg->statics[i].path, r->path) == 0) {
+			bad("static", arg, "this path is already routed");
+			free(r->path);
+			free(r->file);
+			return -1;
+		}
+	}
+	if (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/metrics") == 0) {
+		bad("static", arg, "this path is reserved for the admin endpoints");
+		free(r->path);
+		free(r->file);
+		return -1;
+	}
+	r->content_type = content_type_for(r->file);
+	cfg->nstatics++;
+	return 0;
+}
+
+static void config_defaults(struct gw_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = GW_LOG_INFO;
+	cfg->max_connections = 65536;
+	cfg->drain_timeout_ms = 30000;
+	/* 16 MiB of receive buffers per worker.  The kernel cycles through
+	 * the whole pool, so all of it becomes resident: size it for the
+	 * burst, not for the connection count (data waits in the socket). */
+	cfg->buf_count = 2048;
+	cfg->buf_size = 8192;
+	cfg->sq_entries = 1024;
+	cfg->http = h1_server_config_default;
+}
+
+enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **argv)
+{
+	config_defaults(cfg);
+	unsigned long long v;
+	int opt;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN:
+			if (cfg->nlisten == GW_MAX_LISTENERS) {
+				bad("listen", optarg, "too many listen addresses");
+				return GW_CLI_EXIT_BAD;
+			}
+			cfg->listen[cfg->nlisten++] = optarg;
+			break;
+		case OPT_WORKERS:
+			if (parse_num("workers", optarg, 1, GW_MAX_WORKERS, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->workers = (unsigned)v;
+			break;
+		case OPT_CPUS:
+			if (parse_cpus(cfg, optarg))
+				return GW_CLI_EXIT_BAD;
+			break;
+		case OPT_STATIC:
+			if (parse_static(cfg, optarg))
+				return GW_CLI_EXIT_BAD;
+			break;
+		case OPT_MAXCONN:
+			if (parse_num("max-connections", optarg, 1, 10000000, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_IDLE:
+			if (parse_num("idle-timeout", optarg, 1, 86400, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.idle_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_HEADER_TO:
+			if (parse_num("header-timeout", optarg, 1, 3600, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.header_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_BODY_TO:
+			if (parse_num("body-timeout", optarg, 1, 3600, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.body_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_SEND_TO:
+			if (parse_num("send-timeout", optarg, 1, 3600, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.send_timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case OPT_MAX_BODY:
+			if (parse_num("max-body", optarg, 0, 1ull << 30, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.limits.max_body = v;
+			break;
+		case OPT_MAX_HEADER_BYTES:
+			if (parse_num("max-header-bytes", optarg, 256, 1u << 20, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.limits.max_header_bytes = (size_t)v;
+			if (cfg->http.limits.max_request_line > v)
+				cfg->http.limits.max_request_line = (size_t)v;
+			break;
+		case OPT_MAX_HEADERS:
+			if (parse_num("max-headers", optarg, 1, 256, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->http.limits.max_headers = (unsigned)v;
+			break;
+		case OPT_DRAIN:
+			if (parse_num("drain-timeout", optarg, 0, 3600, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->drain_timeout_ms = (unsigned)(v * 1000);
+			break;
+		case OPT_BUFFERS:
+			if (parse_num("buffers", optarg, 16, 32768, &v) )
+				return GW_CLI_EXIT_BAD;
+			if (v & (v - 1)) {
+				bad("buffers", optarg, "expected a power of two from 16 to 32768");
+				return GW_CLI_EXIT_BAD;
+			}
+			cfg->buf_count = (unsigned)v;
+			break;
+		case OPT_BUFSIZE:
+			if (parse_num("buffer-size", optarg, 1024, 1u << 20, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->buf_size = (unsigned)v;
+			break;
+		case OPT_LOGLEVEL:
+			if (gw_log_level_parse(optarg, &cfg->log_level)) {
+				bad("log-level", optarg, "expected debug, info, warn or error");
+				return GW_CLI_EXIT_BAD;
+			}
+			break;
+		case OPT_CHECK:
+			cfg->check_only = true;
+			break;
+		case OPT_VERSION:
+			printf("ringgate %s\n", RINGGATE_VERSION);
+			return GW_CLI_EXIT_OK;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			return GW_CLI_EXIT_OK;
+		case ':':
+			fprintf(stderr, "ringgate: option '%s' needs a value (see --help)\n",
+				argv[optind - 1]);
+			return GW_CLI_EXIT_BAD;
+		default:
+			fprintf(stderr, "ringgate: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return GW_CLI_EXIT_BAD;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringgate: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return GW_CLI_EXIT_BAD;
+	}
+	if (cfg->nlisten == 0)
+		cfg->listen[cfg->nlisten++] = "0.0.0.0:8080";
+	return GW_CLI_RUN;
+}
+
+int gw_config_finish(struct gw_config *cfg)
+{
+	if (cfg->ncpus == 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+			perror("ringgate: sched_getaffinity");
+			return -1;
+		}
+		for (int i = 0; i < CPU_SETSIZE && cfg->ncpus < GW_MAX_WORKERS; i++)
+			if (CPU_ISSET(i, &set))
+				cfg->cpus[cfg->ncpus++] = i;
+	} else {
+		long online = sysconf(_SC_NPROCESSORS_CONF);
+		for (unsigned i = 0; i < cfg->ncpus; i++) {
+			if (online > 0 && cfg->cpus[i] >= online) {
+				fprintf(stderr, "ringgate: --cpus: CPU %d does not exist (this machine has %ld)\n",
+					cfg->cpus[i], online);
+				return -1;
+			}
+		}
+	}
+	if (cfg->workers == 0)
+		cfg->workers = cfg->ncpus ? cfg->ncpus : 1;
+	if (cfg->http.limits.max_request_line > cfg->http.limits.max_header_bytes)
+		cfg->http.limits.max_request_line = cfg->http.limits.max_header_bytes;
+	return 0;
+}
+
+void gw_config_free(struct gw_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nstatics; i++) {
+		free(cfg->statics[i].path);
+		free(cfg->statics[i].file);
+	}
+	cfg->nstatics = 0;
+}

@@ -1,0 +1,245 @@
+/*
+ * main.c - start-up, signals and shutdown.
+ *
+ * The main thread does everything that may block (reading files, binding
+ * sockets, resolving names) before any worker runs, then only waits for
+ * signals: SIGTERM/SIGINT drain the workers (a second one aborts them),
+ * SIGHUP is reserved for reload.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+#include "gateway/log.h"
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* Connections need descriptors; the default soft limit of 1024 would cap
+ * a gateway far below its job. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			gw_log(GW_LOG_WARN, "cannot raise the open-file limit: %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		gw_log(GW_LOG_DEBUG, "open-file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* "host:0" -> "host:<port the kernel picked>", so every worker's
+ * SO_REUSEPORT socket joins the same port. */
+static const char *bound_address(int fd, const char *asked, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return asked;
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	}
+	return buf;
+}
+
+static int open_listeners(const struct gw_config *cfg, struct worker *workers, unsigned n)
+{
+	for (unsigned l = 0; l < cfg->nlisten; l++) {
+		char resolved[128];
+		const char *addr = cfg->listen[l];
+		for (unsigned i = 0; i < n; i++) {
+			const char *why;
+			int fd = ring_listen_tcp(addr, LISTEN_BACKLOG, &why);
+			if (fd < 0) {
+				fprintf(stderr, "ringgate: --listen %s: %s: %s\n", cfg->listen[l], why,
+					strerror(-fd));
+				return -1;
+			}
+			if (i == 0)
+				addr = bound_address(fd, addr, resolved, sizeof(resolved));
+			workers[i].listen_fds[workers[i].nlisteners++] = fd;
+		}
+		gw_log(GW_LOG_INFO, "listening on %s (http, %u workers)", addr, n);
+	}
+	return 0;
+}
+
+static int check_listen_syntax(const struct gw_config *cfg)
+{
+	for (unsigned l = 0; l < cfg->nlisten; l++) {
+		const char *a = cfg->listen[l];
+		const char *colon = strrchr(a, ':');
+		if (!colon || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    atoi(colon + 1) > 65535) {
+			fprintf(stderr, "ringgate: --listen '%s': expected HOST:PORT (port 0-65535)\n",
+				a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gw_config cfg;
+	switch (gw_config_from_args(&cfg, argc, argv)) {
+	case GW_CLI_EXIT_OK:
+		return 0;
+	case GW_CLI_EXIT_BAD:
+		return GW_EXIT_CONFIG;
+	case GW_CLI_RUN:
+		break;
+	}
+	gw_log_threshold = cfg.log_level;
+	if (gw_config_finish(&cfg) < 0 || check_listen_syntax(&cfg) < 0) {
+		gw_config_free(&cfg);
+		return GW_EXIT_CONFIG;
+	}
+
+	struct gw_snapshot *snap = NULL;
+	char err[512];
+	if (gw_snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringgate: --static: %s\n", err);
+		gw_config_free(&cfg);
+		return GW_EXIT_CONFIG;
+	}
+	if (cfg.check_only) {
+		printf("ringgate: configuration OK (%u workers, %u listen addresses, %u routes)\n",
+		       cfg.workers, cfg.nlisten, snap->nroutes);
+		gw_snapshot_free(snap);
+		gw_config_free(&cfg);
+		return 0;
+	}
+
+	/* Workers inherit this mask: signals reach only the main thread's
+	 * sigwaitinfo, never a worker in the middle of a handler. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	raise_nofile();
+
+	static struct gw_runtime rt;
+	rt.cfg = &cfg;
+	rt.snap = snap;
+	rt.nworkers = cfg.workers;
+	rt.workers = calloc(cfg.workers, sizeof(*rt.workers));
+	rt.shards = calloc(cfg.workers, sizeof(*rt.shards));
+	if (!rt.workers || !rt.shards) {
+		fprintf(stderr, "ringgate: out of memory\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg.workers; i++) {
+		struct worker *w = &rt.workers[i];
+		w->id = i;
+		w->cpu = cfg.cpus[i % cfg.ncpus];
+		w->rt = &rt;
+		w->snap = snap;
+		w->max_conns = (cfg.max_connections + cfg.workers - 1) / cfg.workers;
+		w->ctl_fd = -1;
+		rt.shards[i] = &w->metrics;
+	}
+	if (open_listeners(&cfg, rt.workers, cfg.workers) < 0)
+		return 1;
+
+	pthread_barrier_init(&rt.started, NULL, cfg.workers + 1);
+	for (unsigned i = 0; i < cfg.workers; i++) {
+		int ret = gw_worker_spawn(&rt.workers[i]);
+		if (ret < 0) {
+			fprintf(stderr, "ringgate: cannot start worker %u: %s\n", i, strerror(-ret));
+			return 1;
+		}
+	}
+	pthread_barrier_wait(&rt.started);
+	int failed = 0;
+	for (unsigned i = 0; i < cfg.workers; i++) {
+		struct worker *w = &rt.workers[i];
+		if (w->start_error) {
+			fprintf(stderr, "ringgate: worker %u: %s failed: %s\n", i, w->start_step,
+				strerror(-w->start_error));
+			failed = 1;
+		}
+	}
+	if (failed) {
+		for (unsigned i = 0; i < cfg.workers; i++)
+			if (!rt.workers[i].start_error)
+				gw_worker_signal(&rt.workers[i], GW_CTL_ABORT);
+		for (unsigned i = 0; i < cfg.workers; i++)
+			pthread_join(rt.workers[i].thread, NULL);
+		return 1;
+	}
+	gw_log(GW_LOG_INFO, "ringgate %s ready: %u workers", RINGGATE_VERSION, cfg.workers);
+
+	unsigned stops = 0;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&sigs, &si);
+		if (sig < 0)
+			continue;
+		if (sig == SIGHUP) {
+			gw_log(GW_LOG_INFO, "SIGHUP: nothing to reload (configuration comes from the "
+					    "command line)");
+			continue;
+		}
+		stops++;
+		if (stops == 1) {
+			gw_log(GW_LOG_INFO, "%s: draining (up to %u ms); send again to stop at once",
+			       strsignal(sig), cfg.drain_timeout_ms);
+			for (unsigned i = 0; i < cfg.workers; i++)
+				gw_worker_signal(&rt.workers[i], GW_CTL_DRAIN);
+			break;
+		}
+	}
+
+	/* Wait for the drain, still answering a second signal with abort. */
+	unsigned running = cfg.workers;
+	while (running) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+		siginfo_t si;
+		int sig = sigtimedwait(&sigs, &si, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			gw_log(GW_LOG_WARN, "%s again: closing all connections now", strsignal(sig));
+			for (unsigned i = 0; i < cfg.workers; i++)
+				if (rt.workers[i].ctl_fd >= 0)
+					gw_worker_signal(&rt.workers[i], GW_CTL_ABORT);
+		}
+		for (unsigned i = 0; i < cfg.workers; i++) {
+			struct worker *w = &rt.workers[i];
+			if (w->ctl_fd >= 0 && pthread_tryjoin_np(w->thread, NULL) == 0) {
+				close(w->ctl_fd);
+				w->ctl_fd = -1;
+				running--;
+			}
+		}
+	}
+	gw_log(GW_LOG_INFO, "stopped");
+	gw_snapshot_free(snap);
+	gw_config_free(&cfg);
+	free(rt.workers);
+	free(rt.shards);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * worker.h - one pinned thread with its own io_uring, connections,
+ * metrics shard and jemalloc arena.
+ *
+ * Workers share nothing mutable.  The main thread talks to a worker only
+ * through its control eventfd (drain, abort), and a worker reads other
+ * workers' metrics shards only with relaxed loads.
+ */
+#ifndef RINGGATE_WORKER_H
+#define RINGGATE_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "http/h1_server.h"
+#include "ring/listener.h"
+#include "ring/ring.h"
+
+struct gw_snapshot;
+struct gw_runtime;
+
+/* Control messages written to a worker's eventfd (values add up, so each
+ * is a distinct bit and a read sees every one sent since the last). */
+#define GW_CTL_DRAIN 1u
+#define GW_CTL_ABORT 2u
+
+struct worker {
+	unsigned id;
+	int cpu;
+	pthread_t thread;
+	struct gw_runtime *rt;
+	const struct gw_snapshot *snap; /* swapped whole on reload */
+
+	struct ring_loop loop;
+	struct h1_server http;
+	struct ring_listener listeners[GW_MAX_LISTENERS];
+	int listen_fds[GW_MAX_LISTENERS];
+	unsigned nlisteners;
+	unsigned max_conns;
+
+	int ctl_fd;
+	uint64_t ctl_value;
+	struct ring_op ctl_op;
+	struct ring_timer drain_deadline;
+	bool draining;
+
+	unsigned arena; /* jemalloc arena index (0 if jemalloc is off) */
+	struct gw_metrics metrics;
+
+	/* Start-up handshake with the main thread. */
+	int start_error; /* 0 or -errno */
+	const char *start_step;
+};
+
+/* Process-wide, read-only once the workers run. */
+struct gw_runtime {
+	const struct gw_config *cfg;
+	const struct gw_snapshot *snap;
+	struct worker *workers;
+	unsigned nworkers;
+	struct gw_metrics **shards;
+	pthread_barrier_t started;
+};
+
+int gw_worker_spawn(struct worker *w);
+/* Ask the worker to drain or abort (async-signal-safe: one write). */
+void gw_worker_signal(struct worker *w, uint64_t ctl);
+
+#endif
