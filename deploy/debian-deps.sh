@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PKGS=(
 	build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 	liburing-dev libwolfssl-dev libprotobuf-c-dev protobuf-c-compiler
-	protobuf-compiler libjemalloc-dev libhiredis-dev libyaml-dev
+	protobuf-compiler libprotobuf-dev libjemalloc-dev libhiredis-dev libyaml-dev
 )
 TEST_PKGS=(
 	python3 python3-pytest python3-grpcio python3-protobuf redis-server

@@ -67,6 +67,7 @@ struct h1_conn {
 	bool done_reading;  /* a response closes the connection: ignore input */
 	bool paused;        /* backpressure: too much output queued */
 	uint8_t timer;      /* enum h1_timer */
+	uint64_t send_mark; /* rc.bytes_out when T_SEND was armed */
 };
 
 static const struct ring_conn_ops h1_conn_ops;
@@ -389,7 +390,10 @@ static void h1_set_timer(struct h1_conn *c, enum h1_timer kind)
 		ms = cfg->header_timeout_ms;
 		break;
 	case T_BODY: ms = cfg->body_timeout_ms; break;
-	case T_SEND: ms = cfg->send_timeout_ms; break;
+	case T_SEND:
+		ms = cfg->send_timeout_ms;
+		c->send_mark = c->rc.bytes_out;
+		break;
 	default:
 		c->timer = T_NONE;
 		ring_conn_cancel_timer(&c->rc);
@@ -659,7 +663,6 @@ static void h1_on_recv(struct ring_conn *rc, const char *data, size_t len)
 static void h1_on_eof(struct ring_conn *rc, int err)
 {
 	struct h1_conn *c = container_of(rc, struct h1_conn, rc);
-	fprintf(stderr, "DBG eof fd=%d err=%d in=%llu out=%llu outq=%zu\n", rc->fd, err, (unsigned long long)rc->bytes_in, (unsigned long long)rc->bytes_out, rc->out.bytes);
 	/* Responses already queued still go out when the client only half
 	 * closed; a reset socket cannot take them. */
 	c->done_reading = true;
@@ -690,8 +693,13 @@ static void h1_on_timeout(struct ring_conn *rc)
 {
 	struct h1_conn *c = container_of(rc, struct h1_conn, rc);
 	enum h1_timer kind = (enum h1_timer)c->timer;
-	fprintf(stderr, "DBG timeout fd=%d kind=%d in=%llu\n", rc->fd, kind, (unsigned long long)rc->bytes_in);
 	c->timer = T_NONE;
+	if (kind == T_SEND && rc->bytes_out != c->send_mark) {
+		/* The client reads, only slower than we write (a large response
+		 * waits in the queue): the timeout is for one that stopped. */
+		h1_set_timer(c, T_SEND);
+		return;
+	}
 	static const enum h1_timeout_kind as_metric[] = {
 		[T_NONE] = H1_TIMEOUT_IDLE, [T_IDLE] = H1_TIMEOUT_IDLE, [T_HEADER] = H1_TIMEOUT_HEADER,
 		[T_BODY] = H1_TIMEOUT_BODY, [T_SEND] = H1_TIMEOUT_SEND,

@@ -10,7 +10,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <stdio.h>
 
 /* How long a connection waits before retrying after the buffer pool ran
  * dry.  Short: the pool refills as soon as other connections are served. */
@@ -18,6 +17,7 @@
 
 static void conn_arm_recv(struct ring_conn *c);
 static void conn_close_fd(struct ring_conn *c);
+static void conn_submit_close(struct ring_conn *c);
 
 static void conn_maybe_release(struct ring_conn *c)
 {
@@ -105,7 +105,7 @@ static void conn_send_now(struct ring_conn *c)
 
 static void conn_start_linger(struct ring_conn *c)
 {
-	c->flags |= RC_LINGER;
+	c->flags |= RC_LINGER | RC_SHUTTING;
 	c->flags &= ~RC_RECV_PAUSED;
 	struct io_uring_sqe *sqe = ring_sqe(c->loop, &c->shut_op);
 	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
@@ -126,7 +126,6 @@ static void on_send(struct ring_loop *loop, struct ring_op *op, const struct io_
 		return;
 	}
 	if (cqe->res < 0) {
-		fprintf(stderr, "DBG send err fd=%d res=%d flags=%x\n", c->fd, cqe->res, c->flags);
 		if (!(c->flags & RC_CLOSING))
 			c->ops->eof(c, cqe->res);
 		else
@@ -162,8 +161,13 @@ static void on_shut(struct ring_loop *loop, struct ring_op *op, const struct io_
 	(void)loop;
 	struct ring_conn *c = container_of(op, struct ring_conn, shut_op);
 	c->inflight--;
-	if (cqe->res < 0 && !(c->flags & RC_FD_CLOSED))
+	c->flags &= ~RC_SHUTTING;
+	if (c->flags & RC_FD_CLOSED) {
+		if (c->fd >= 0) /* the close waited for this shutdown */
+			conn_submit_close(c);
+	} else if (cqe->res < 0) {
 		ring_conn_close(c);
+	}
 	conn_maybe_release(c);
 }
 
@@ -301,6 +305,14 @@ void ring_conn_resume_recv(struct ring_conn *c)
 	conn_arm_recv(c);
 }
 
+static void conn_submit_close(struct ring_conn *c)
+{
+	struct io_uring_sqe *sqe = ring_sqe(c->loop, &c->close_op);
+	io_uring_prep_close(sqe, c->fd);
+	c->inflight++;
+	c->fd = -1;
+}
+
 static void conn_close_fd(struct ring_conn *c)
 {
 	if (c->flags & RC_FD_CLOSED)
@@ -312,15 +324,17 @@ static void conn_close_fd(struct ring_conn *c)
 		struct io_uring_sqe *sqe = ring_sqe(c->loop, NULL);
 		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
 	}
-	struct io_uring_sqe *sqe = ring_sqe(c->loop, &c->close_op);
-	io_uring_prep_close(sqe, c->fd);
-	c->inflight++;
-	c->fd = -1;
+	/* The kernel always runs a shutdown in an io-wq thread and looks its
+	 * descriptor up only then.  Closing now would let the next accept
+	 * reuse the number, and the late shutdown would cut that connection
+	 * off (its response fails with EPIPE): the close waits in on_shut. */
+	if (c->flags & RC_SHUTTING)
+		return;
+	conn_submit_close(c);
 }
 
 void ring_conn_close(struct ring_conn *c)
 {
-	fprintf(stderr, "DBG close fd=%d flags=%x in=%llu out=%llu outq=%zu\n", c->fd, c->flags, (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out, c->out.bytes);
 	c->flags |= RC_CLOSING;
 	c->flags &= ~RC_FLUSH_THEN_LINGER;
 	ring_timer_cancel(c->loop, &c->timer);

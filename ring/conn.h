@@ -55,6 +55,7 @@ enum ring_conn_flags {
 	RC_FLUSH_THEN_LINGER = 1u << 6,
 	RC_STARVED = 1u << 7, /* recv ended with ENOBUFS, waiting on pool */
 	RC_CONNECTING = 1u << 8, /* outgoing connect in flight: hold sends */
+	RC_SHUTTING = 1u << 9,   /* shutdown in the kernel: the close waits  */
 };
 
 struct ring_conn {

@@ -295,5 +295,9 @@ int ring_loop_run(struct ring_loop *loop)
 		timers_run(loop);
 		defer_run(loop);
 	}
+	/* What the last pass queued still goes to the kernel: a drain that
+	 * stops the loop has just queued its listeners' close, and a listening
+	 * socket left open would take connections that nobody accepts. */
+	io_uring_submit(&loop->ring);
 	return 0;
 }
