@@ -776,8 +776,9 @@ static enum http_error step_size_line(struct http_chunked *c, char ch)
 			if (c->remaining > ((uint64_t)INT64_MAX - d) / 16)
 				return HTTP_E_CHUNK_SIZE; /* past 2^63 */
 			c->remaining = c->remaining * 16 + d;
-			if (c->remaining > c->limits->max_body - c->total)
-				return HTTP_E_BODY_TOO_LARGE;
+			/* The body limit is checked once the size is complete: a
+			 * size that overflows is a malformed line (400), not a
+			 * large body (413), however early it passes the limit. */
 			/* leading zeros never overflow; bound them as metadata */
 			if (++c->line > 16 && meta_over(c))
 				return HTTP_E_CHUNK_SIZE;
@@ -786,6 +787,8 @@ static enum http_error step_size_line(struct http_chunked *c, char ch)
 		}
 		if (c->state == CS_SIZE_FIRST)
 			return HTTP_E_CHUNK_SIZE;
+		if (c->remaining > c->limits->max_body - c->total)
+			return HTTP_E_BODY_TOO_LARGE;
 		if (ch == '\r') {
 			c->state = CS_SIZE_LF;
 			return HTTP_OK;
