@@ -5,6 +5,7 @@
  * what was expected, and the caller exits 2.
  */
 #include "gateway/config.h"
+#include "gateway/config_yaml.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,10 +22,15 @@ static const char usage_text[] =
 	"REST/JSON-to-gRPC gateway: one pinned io_uring worker per core.\n"
 	"\n"
 	"Options:\n"
+	"  --config FILE            YAML configuration (examples/ringgate.yaml documents every key);\n"
+	"                           options given on the command line override the file\n"
 	"  --listen HOST:PORT       address to serve HTTP on (repeatable; default 0.0.0.0:8080;\n"
 	"                           port 0 picks a free port, logged at start)\n"
 	"  --workers N              worker threads (default: one per CPU we may run on)\n"
 	"  --cpus LIST              CPUs to pin workers to, e.g. 0-3,6 (default: the affinity mask)\n"
+	"  --descriptors FILE[,FILE] FileDescriptorSet files (protoc --include_imports\n"
+	"                           --descriptor_set_out): serve their google.api.http routes\n"
+	"  --upstream HOST:PORT[,HOST:PORT]  the gRPC backend for every service\n"
 	"  --static PATH=FILE       answer GET/HEAD PATH with FILE's bytes (repeatable)\n"
 	"  --max-connections N      open client connections, whole process (default 65536)\n"
 	"  --idle-timeout SEC       keep-alive idle timeout (default 60)\n"
@@ -45,7 +51,10 @@ static const char usage_text[] =
 	"Exit status: 0 clean shutdown, 1 runtime failure, 2 bad configuration or arguments.\n";
 
 enum {
+	OPT_CONFIG = 255,
 	OPT_LISTEN = 256,
+	OPT_DESCRIPTORS,
+	OPT_UPSTREAM,
 	OPT_WORKERS,
 	OPT_CPUS,
 	OPT_STATIC,
@@ -67,7 +76,10 @@ enum {
 };
 
 static const struct option long_opts[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
 	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"descriptors", required_argument, NULL, OPT_DESCRIPTORS},
+	{"upstream", required_argument, NULL, OPT_UPSTREAM},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"cpus", required_argument, NULL, OPT_CPUS},
 	{"static", required_argument, NULL, OPT_STATIC},
@@ -223,23 +235,117 @@ static void config_defaults(struct gw_config *cfg)
 	cfg->buf_size = 8192;
 	cfg->sq_entries = 1024;
 	cfg->http = h1_server_config_default;
+	cfg->annotated_routes = true;
+	cfg->default_timeout_ms = 30000;
+	cfg->max_timeout_ms = 300000;
+	cfg->max_response_bytes = 16u << 20;
+	cfg->timeout_header = strdup("x-request-timeout");
+	/* Trace context and credentials are what backends need by default;
+	 * anything else is the operator's choice (headers.forward). */
+	static const char *const forward[] = {"authorization", "traceparent", "tracestate"};
+	for (size_t i = 0; i < sizeof(forward) / sizeof(forward[0]); i++)
+		cfg->forward_headers[cfg->nforward_headers++] = strdup(forward[i]);
+}
+
+static int add_descriptors(struct gw_config *cfg, const char *list)
+{
+	const char *p = list;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == 0 || cfg->ndescriptors == GW_MAX_DESCRIPTORS) {
+			bad("descriptors", list, "expected FILE[,FILE...]");
+			return -1;
+		}
+		cfg->descriptors[cfg->ndescriptors++] = strndup(p, len);
+		p = comma ? comma + 1 : p + len;
+	}
+	return 0;
+}
+
+/* The quick start's single upstream, serving every service. */
+static int add_quick_upstream(struct gw_config *cfg, const char *list)
+{
+	if (cfg->nupstreams) {
+		bad("upstream", list, "given twice; list several endpoints with commas");
+		return -1;
+	}
+	struct upstream_config *u = malloc(sizeof(*u));
+	if (!u) {
+		bad("upstream", list, "out of memory");
+		return -1;
+	}
+	upstream_config_init(u, "default");
+	char err[256];
+	if (upstream_config_add_endpoints(u, list, err, sizeof(err)) < 0) {
+		free(u);
+		bad("upstream", list, err);
+		return -1;
+	}
+	cfg->upstreams[cfg->nupstreams++] = u;
+	return 0;
+}
+
+/* The file first, so that options on the command line override it. */
+static enum gw_cli_result load_config_file(struct gw_config *cfg, int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+	}
+	if (!path)
+		return GW_CLI_RUN;
+	char err[1024];
+	if (gw_config_load_yaml(cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringgate: %s\n", err);
+		return GW_CLI_EXIT_BAD;
+	}
+	cfg->config_file = path;
+	return GW_CLI_RUN;
 }
 
 enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **argv)
 {
 	config_defaults(cfg);
+	if (load_config_file(cfg, argc, argv) != GW_CLI_RUN)
+		return GW_CLI_EXIT_BAD;
+	bool cli_listen = false;
 	unsigned long long v;
 	int opt;
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
 		switch (opt) {
+		case OPT_CONFIG:
+			break; /* loaded above */
 		case OPT_LISTEN:
+			if (!cli_listen) {
+				/* Listen addresses on the command line replace the file's. */
+				cli_listen = true;
+				for (unsigned i = 0; i < cfg->nlisten; i++)
+					if (cfg->listen_heap & (1u << i))
+						free((char *)cfg->listen[i]);
+				cfg->listen_heap = 0;
+				cfg->nlisten = 0;
+			}
 			if (cfg->nlisten == GW_MAX_LISTENERS) {
 				bad("listen", optarg, "too many listen addresses");
 				return GW_CLI_EXIT_BAD;
 			}
 			cfg->listen[cfg->nlisten++] = optarg;
+			break;
+		case OPT_DESCRIPTORS:
+			if (add_descriptors(cfg, optarg))
+				return GW_CLI_EXIT_BAD;
+			break;
+		case OPT_UPSTREAM:
+			if (add_quick_upstream(cfg, optarg))
+				return GW_CLI_EXIT_BAD;
 			break;
 		case OPT_WORKERS:
 			if (parse_num("workers", optarg, 1, GW_MAX_WORKERS, &v))
@@ -375,14 +481,17 @@ int gw_config_finish(struct gw_config *cfg)
 		cfg->workers = cfg->ncpus ? cfg->ncpus : 1;
 	if (cfg->http.limits.max_request_line > cfg->http.limits.max_header_bytes)
 		cfg->http.limits.max_request_line = cfg->http.limits.max_header_bytes;
+	for (unsigned i = 0; i < cfg->nupstreams; i++)
+		if (!cfg->upstreams[i]->default_timeout_ms)
+			cfg->upstreams[i]->default_timeout_ms = cfg->default_timeout_ms;
+	for (unsigned i = 0; i < cfg->nstatics; i++)
+		if (!cfg->statics[i].content_type)
+			cfg->statics[i].content_type = content_type_for(cfg->statics[i].file);
 	return 0;
 }
 
 void gw_config_free(struct gw_config *cfg)
 {
-	for (unsigned i = 0; i < cfg->nstatics; i++) {
-		free(cfg->statics[i].path);
-		free(cfg->statics[i].file);
-	}
-	cfg->nstatics = 0;
+	/* One owner for every heap part, whichever source filled it. */
+	gw_config_free_yaml_parts(cfg);
 }

@@ -237,6 +237,8 @@ int main(int argc, char **argv)
 		}
 	}
 	gw_log(GW_LOG_INFO, "stopped");
+	for (unsigned i = 0; i < cfg.workers; i++)
+		free(rt.workers[i].metrics.route_status);
 	gw_snapshot_free(snap);
 	gw_config_free(&cfg);
 	free(rt.workers);

@@ -3,6 +3,12 @@
  */
 #include "gateway/metrics.h"
 
+#include <stddef.h>
+
+#include "gateway/snapshot.h"
+#include "gateway/worker.h"
+#include "grpc/grpc_wire.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,14 +69,109 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-long gw_metrics_render(struct gw_metrics *const *shards, unsigned n, unsigned open_conns_hint,
-		       char **out)
+/* Label values escaped per the exposition format: \\, \" and \n. */
+static void sb_label(struct sbuf *b, const char *s)
 {
-	(void)open_conns_hint;
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			sb_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			sb_printf(b, "\\n");
+		else
+			sb_printf(b, "%c", *s);
+	}
+}
+
+static void render_upstreams(const struct gw_runtime *rt, struct sbuf *b)
+{
+	const struct gw_config *cfg = rt->cfg;
+	if (cfg->nupstreams == 0)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} stats[] = {
+#define STAT(f, t, h) {"ringgate_upstream_" #f, t, h, offsetof(struct upstream_stats, f)}
+		STAT(open_conns, "gauge", "HTTP/2 connections open to the upstream."),
+		STAT(connects, "counter", "Connections established."),
+		STAT(connect_failures, "counter", "Connection attempts that failed."),
+		STAT(goaways, "counter", "GOAWAY frames received."),
+		STAT(calls, "counter", "gRPC calls started."),
+		STAT(calls_queued, "counter", "Calls that waited for a free stream."),
+		STAT(calls_rejected_queue_full, "counter", "Calls refused: wait queue full."),
+		STAT(calls_unavailable, "counter", "Calls failed at once: no connection possible."),
+		STAT(retries, "counter", "Calls replayed after GOAWAY or REFUSED_STREAM."),
+#undef STAT
+	};
+	for (size_t k = 0; k < sizeof(stats) / sizeof(stats[0]); k++) {
+		sb_printf(b, "# HELP %s%s %s\n# TYPE %s%s %s\n", stats[k].name,
+			  strcmp(stats[k].type, "counter") == 0 ? "_total" : "", stats[k].help,
+			  stats[k].name, strcmp(stats[k].type, "counter") == 0 ? "_total" : "",
+			  stats[k].type);
+		for (unsigned u = 0; u < cfg->nupstreams; u++) {
+			uint64_t v = 0;
+			for (unsigned w = 0; w < rt->nworkers; w++) {
+				const struct worker *wk = &rt->workers[w];
+				if (u >= wk->nupstreams || !wk->upstreams)
+					continue;
+				const uint64_t *f = (const uint64_t *)(const void *)((const char *)&wk->upstreams[u].stats + stats[k].off);
+				v += __atomic_load_n(f, __ATOMIC_RELAXED);
+			}
+			sb_printf(b, "%s%s{upstream=\"", stats[k].name,
+				  strcmp(stats[k].type, "counter") == 0 ? "_total" : "");
+			sb_label(b, cfg->upstreams[u]->name);
+			sb_printf(b, "\"} %llu\n", (unsigned long long)v);
+		}
+	}
+	sb_printf(b, "# HELP ringgate_upstream_calls_in_flight gRPC calls started and not finished.\n"
+		     "# TYPE ringgate_upstream_calls_in_flight gauge\n");
+	for (unsigned u = 0; u < cfg->nupstreams; u++) {
+		uint64_t started = 0, finished = 0;
+		for (unsigned w = 0; w < rt->nworkers; w++) {
+			const struct worker *wk = &rt->workers[w];
+			if (u >= wk->nupstreams || !wk->upstreams)
+				continue;
+			started += UPSTREAM_STAT_GET(wk->upstreams[u].stats.calls);
+			finished += UPSTREAM_STAT_GET(wk->upstreams[u].stats.calls_finished);
+		}
+		sb_printf(b, "ringgate_upstream_calls_in_flight{upstream=\"");
+		sb_label(b, cfg->upstreams[u]->name);
+		sb_printf(b, "\"} %llu\n", (unsigned long long)(started - finished));
+	}
+}
+
+static void render_routes(const struct gw_runtime *rt, struct sbuf *b)
+{
+	const struct gw_api *api = &rt->snap->api;
+	if (api->nroutes == 0)
+		return;
+	static const char *const cls[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	sb_printf(b, "# HELP ringgate_route_requests_total REST requests answered, by route "
+		     "and status class.\n# TYPE ringgate_route_requests_total counter\n");
+	for (unsigned r = 0; r < api->nroutes; r++) {
+		for (int k = 1; k < 6; k++) {
+			uint64_t v = 0;
+			for (unsigned w = 0; w < rt->nworkers; w++) {
+				uint64_t(*rs)[6] = rt->workers[w].metrics.route_status;
+				if (rs)
+					v += LOAD(rs[r][k]);
+			}
+			if (!v)
+				continue;
+			sb_printf(b, "ringgate_route_requests_total{route=\"");
+			sb_label(b, api->routes[r].label);
+			sb_printf(b, "\",code=\"%s\"} %llu\n", cls[k], (unsigned long long)v);
+		}
+	}
+}
+
+long gw_metrics_render(const struct gw_runtime *rt, char **out)
+{
+	unsigned n = rt->nworkers;
 	struct gw_metrics sum;
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned i = 0; i < n; i++) {
-		const struct gw_metrics *m = shards[i];
+		const struct gw_metrics *m = &rt->workers[i].metrics;
 		sum.conn_accepted += LOAD(m->conn_accepted);
 		sum.conn_closed += LOAD(m->conn_closed);
 		sum.conn_rejected += LOAD(m->conn_rejected);
@@ -84,6 +185,8 @@ long gw_metrics_render(struct gw_metrics *const *shards, unsigned n, unsigned op
 		for (int k = 0; k < H1_TIMEOUT_COUNT_; k++)
 			sum.timeouts[k] += LOAD(m->timeouts[k]);
 		sum.bytes_out += LOAD(m->bytes_out);
+		for (int k = 0; k < 17; k++)
+			sum.grpc_codes[k] += LOAD(m->grpc_codes[k]);
 	}
 
 	struct sbuf b = {.cap = 8192};
@@ -145,6 +248,15 @@ long gw_metrics_render(struct gw_metrics *const *shards, unsigned n, unsigned op
 		      "# TYPE ringgate_http_response_bytes_total counter\n"
 		      "ringgate_http_response_bytes_total %llu\n",
 		  (unsigned long long)sum.bytes_out);
+
+	sb_printf(&b, "# HELP ringgate_grpc_calls_total Upstream gRPC calls by final status.\n"
+		      "# TYPE ringgate_grpc_calls_total counter\n");
+	for (int k = 0; k < 17; k++)
+		if (sum.grpc_codes[k])
+			sb_printf(&b, "ringgate_grpc_calls_total{code=\"%s\"} %llu\n",
+				  grpc_code_name(k), (unsigned long long)sum.grpc_codes[k]);
+	render_routes(rt, &b);
+	render_upstreams(rt, &b);
 
 	if (b.failed) {
 		free(b.p);

@@ -28,6 +28,8 @@ struct gw_metrics {
 	uint64_t parse_errors[HTTP_E_COUNT_];
 	uint64_t timeouts[H1_TIMEOUT_COUNT_];
 	uint64_t bytes_out;
+	uint64_t grpc_codes[17]; /* final status of upstream calls, by code */
+	uint64_t (*route_status)[6]; /* [api route][status class], owned by the worker */
 } __attribute__((aligned(64)));
 
 #define GW_METRIC_ADD(field, n)                                                                    \
@@ -37,9 +39,11 @@ struct gw_metrics {
 
 void gw_metrics_observe(struct gw_metrics *m, int status, uint64_t latency_ns);
 
-/* Render the sum of shards in Prometheus text format 0.0.4 into a malloc'd
- * buffer; returns its length or -1. */
-long gw_metrics_render(struct gw_metrics *const *shards, unsigned n, unsigned open_conns_hint,
-		       char **out);
+struct gw_runtime;
+
+/* Render the sum of every worker's shard, and the upstreams' counters, in
+ * Prometheus text format 0.0.4 into a malloc'd buffer; returns its length
+ * or -1. */
+long gw_metrics_render(const struct gw_runtime *rt, char **out);
 
 #endif

@@ -73,6 +73,10 @@ int gw_snapshot_build(const struct gw_config *cfg, struct gw_snapshot **out, cha
 		r->content_type = sr->content_type;
 		s->nroutes++;
 	}
+	if (gw_api_build(cfg, &s->api, err, errlen) < 0) {
+		gw_snapshot_free(s);
+		return -1;
+	}
 	*out = s;
 	return 0;
 }
@@ -84,6 +88,7 @@ void gw_snapshot_free(struct gw_snapshot *s)
 	for (unsigned i = 0; i < s->nroutes; i++)
 		free(s->routes[i].body);
 	free(s->routes);
+	gw_api_free(&s->api);
 	free(s);
 }
 

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "gateway/api.h"
 #include "gateway/config.h"
 
 enum gw_route_kind {
@@ -29,8 +30,9 @@ struct gw_route {
 };
 
 struct gw_snapshot {
-	struct gw_route *routes;
+	struct gw_route *routes; /* exact paths: admin and direct responses */
 	unsigned nroutes;
+	struct gw_api api;       /* descriptors, REST -> gRPC routes */
 };
 
 /* Build from cfg; on failure returns -1 with a message naming the file. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,7 +17,9 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
+#include "gateway/api.h"
 #include "gateway/log.h"
+#include "gateway/snapshot.h"
 #include "gateway/pipeline.h"
 
 /*
@@ -52,10 +55,38 @@ static void worker_pin(struct worker *w)
 		       w->cpu);
 }
 
+static unsigned upstream_sockets(const struct worker *w)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < w->nupstreams; i++)
+		n += w->upstreams[i].live_conns;
+	return n;
+}
+
+/*
+ * Draining ends in two steps: client connections finish (their calls
+ * with them), then the upstream connections close.  The loop stops when
+ * both are gone, so no socket is left to the kernel's mercy.
+ */
 static void worker_check_drained(struct worker *w)
 {
-	if (w->draining && w->http.nconns == 0)
+	if (!w->draining || w->http.nconns != 0)
+		return;
+	if (!w->upstreams_stopped) {
+		w->upstreams_stopped = true;
+		for (unsigned i = 0; i < w->nupstreams; i++)
+			upstream_stop(&w->upstreams[i]);
+	}
+	if (upstream_sockets(w) == 0)
 		w->loop.stop = true;
+	else
+		ring_timer_set(&w->loop, &w->stop_poll, 5);
+}
+
+static void on_stop_poll(struct ring_loop *loop, struct ring_timer *t)
+{
+	(void)loop;
+	worker_check_drained(container_of(t, struct worker, stop_poll));
 }
 
 /* ---- h1 hooks: metrics and the pipeline ---- */
@@ -65,6 +96,11 @@ static void hook_request(void *ctx, struct http_exchange *x)
 	gw_pipeline_run(ctx, x);
 }
 
+static void hook_abort(void *ctx, struct http_exchange *x)
+{
+	gw_api_abort(ctx, x);
+}
+
 static void hook_done(void *ctx, const struct http_exchange *x)
 {
 	struct worker *w = ctx;
@@ -72,6 +108,10 @@ static void hook_done(void *ctx, const struct http_exchange *x)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	gw_metrics_observe(&w->metrics, x->status, now_ns > x->start_ns ? now_ns - x->start_ns : 0);
+	if (x->tag && w->metrics.route_status) {
+		unsigned cls = x->status >= 100 && x->status < 600 ? (unsigned)x->status / 100 : 0;
+		GW_METRIC_INC(w->metrics.route_status[x->tag - 1][cls]);
+	}
 	GW_METRIC_ADD(w->metrics.bytes_out, x->bytes_out);
 }
 
@@ -199,6 +239,7 @@ static void *worker_main(void *arg)
 
 	static const struct h1_handler hooks = {
 		.request = hook_request,
+		.abort = hook_abort,
 		.done = hook_done,
 		.parse_error = hook_parse_error,
 		.timed_out = hook_timed_out,
@@ -209,8 +250,27 @@ static void *worker_main(void *arg)
 	h.ctx = w;
 	h1_server_init(&w->http, &w->loop, &cfg->http, &h);
 
+	if (w->snap->api.nroutes)
+		w->metrics.route_status = calloc(w->snap->api.nroutes, sizeof(*w->metrics.route_status));
+	w->nupstreams = cfg->nupstreams;
+	w->upstreams = w->nupstreams ? calloc(w->nupstreams, sizeof(*w->upstreams)) : NULL;
+	for (unsigned i = 0; i < w->nupstreams; i++) {
+		ret = w->upstreams ? upstream_init(&w->upstreams[i], cfg->upstreams[i], &w->loop,
+						   &w->http.chunks)
+				   : -ENOMEM;
+		if (ret < 0) {
+			w->start_error = ret;
+			w->start_step = "upstream pool set-up";
+			pthread_barrier_wait(&w->rt->started);
+			return NULL;
+		}
+	}
+	if (getrandom(&w->reqid_seed, sizeof(w->reqid_seed), 0) != sizeof(w->reqid_seed))
+		w->reqid_seed = (uint64_t)time(NULL) ^ ((uint64_t)w->id << 48);
+
 	w->ctl_op.fn = on_ctl;
 	ring_timer_init(&w->drain_deadline, on_drain_deadline);
+	ring_timer_init(&w->stop_poll, on_stop_poll);
 	ctl_arm(w);
 	for (unsigned i = 0; i < w->nlisteners; i++)
 		ring_listener_start(&w->listeners[i], &w->loop, w->listen_fds[i], on_accept);
@@ -221,6 +281,11 @@ static void *worker_main(void *arg)
 	if (ret < 0)
 		gw_log(GW_LOG_ERROR, "worker %u: io_uring wait failed: %s", w->id, strerror(-ret));
 
+	for (unsigned i = 0; i < w->nupstreams; i++)
+		upstream_destroy(&w->upstreams[i]);
+	free(w->upstreams);
+	/* The shard outlives the thread (main may still render it); the
+	 * route counters are freed by main after every worker stopped. */
 	h1_server_destroy(&w->http);
 	ring_loop_destroy(&w->loop);
 	return NULL;

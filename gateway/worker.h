@@ -14,6 +14,7 @@
 
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "grpc/upstream.h"
 #include "http/h1_server.h"
 #include "ring/listener.h"
 #include "ring/ring.h"
@@ -45,6 +46,13 @@ struct worker {
 	struct ring_op ctl_op;
 	struct ring_timer drain_deadline;
 	bool draining;
+
+	/* This worker's connections to each configured upstream. */
+	struct upstream *upstreams;
+	unsigned nupstreams;
+	bool upstreams_stopped;
+	struct ring_timer stop_poll; /* waits for upstream sockets to close */
+	uint64_t reqid_seed, reqid_counter;
 
 	unsigned arena; /* jemalloc arena index (0 if jemalloc is off) */
 	struct gw_metrics metrics;

@@ -51,6 +51,7 @@ static void call_finish(struct grpc_call *c, const struct grpc_status_info *st)
 	c->state = GC_DONE;
 	ring_timer_cancel(c->up->loop, &c->deadline);
 	call_release_buffers(c);
+	UPSTREAM_STAT_INC(c->up->stats.calls_finished);
 	c->ops->done(c, st);
 }
 
@@ -144,6 +145,7 @@ int grpc_call_start(struct upstream *up, struct grpc_call *c, const struct grpc_
 	ring_timer_init(&c->deadline, on_deadline);
 	if (!c->params.timeout_ms)
 		c->params.timeout_ms = up->cfg->default_timeout_ms;
+	UPSTREAM_STAT_INC(up->stats.calls);
 
 	if (req_append(c, msg, len) < 0) {
 		grpc_call_fail_later(c, GRPC_RESOURCE_EXHAUSTED, "request message too large");
@@ -197,6 +199,7 @@ void grpc_call_cancel(struct grpc_call *c)
 	c->state = GC_DONE;
 	ring_timer_cancel(c->up->loop, &c->deadline);
 	call_release_buffers(c);
+	UPSTREAM_STAT_INC(c->up->stats.calls_finished);
 }
 
 /* ---- putting the call on a stream ---- */
@@ -505,7 +508,7 @@ static void on_reset(struct h2_stream *s, uint32_t code, bool unprocessed, const
 		/* The server promised it never saw this stream: send it again
 		 * on another connection (gRPC's transparent retry). */
 		c->state = GC_NEW;
-		c->up->stats.retries++;
+		UPSTREAM_STAT_INC(c->up->stats.retries);
 		upstream_submit(c->up, c);
 		return;
 	}

@@ -179,7 +179,8 @@ static void conn_ready(struct h2_conn *h)
 		uc->slot->failures = 0;
 		uc->slot->last_error = NULL;
 	}
-	uc->up->stats.connects++;
+	UPSTREAM_STAT_INC(uc->up->stats.connects);
+	UPSTREAM_STAT_INC(uc->up->stats.open_conns);
 	dispatch_queue(uc->up);
 }
 
@@ -193,7 +194,7 @@ static void conn_draining(struct h2_conn *h)
 {
 	struct upstream_conn *uc = container_of(h, struct upstream_conn, h2);
 	struct upstream *u = uc->up;
-	u->stats.goaways++;
+	UPSTREAM_STAT_INC(u->stats.goaways);
 	/* Hand the slot to a fresh connection at once; this one finishes
 	 * its streams and closes itself. */
 	struct upstream_slot *sl = uc->slot;
@@ -210,6 +211,8 @@ static void conn_closed(struct h2_conn *h, int err, const char *why)
 	struct upstream_conn *uc = container_of(h, struct upstream_conn, h2);
 	struct upstream *u = uc->up;
 	(void)err;
+	if (uc->was_open)
+		UPSTREAM_STAT_ADD(u->stats.open_conns, (uint64_t)-1);
 	struct upstream_slot *sl = uc->slot;
 	uc->slot = NULL;
 	if (sl && sl->conn == uc) {
@@ -217,7 +220,7 @@ static void conn_closed(struct h2_conn *h, int err, const char *why)
 		sl->last_error = why;
 		if (!uc->was_open) {
 			sl->failures++;
-			u->stats.connect_failures++;
+			UPSTREAM_STAT_INC(u->stats.connect_failures);
 		}
 		if (!u->stopping) {
 			/* A connection that had worked is retried at once; one
@@ -230,7 +233,7 @@ static void conn_closed(struct h2_conn *h, int err, const char *why)
 		char msg[200];
 		snprintf(msg, sizeof(msg), "upstream %s unavailable: %s", u->cfg->name,
 			 why ? why : "connection failed");
-		u->stats.calls_unavailable += u->queued;
+		UPSTREAM_STAT_ADD(u->stats.calls_unavailable, u->queued);
 		fail_queue(u, GRPC_UNAVAILABLE, msg);
 	}
 }
@@ -338,7 +341,6 @@ void upstream_unqueue(struct upstream *u, struct grpc_call *c)
 
 void upstream_submit(struct upstream *u, struct grpc_call *c)
 {
-	u->stats.calls++;
 	if (u->stopping) {
 		grpc_call_fail_later(c, GRPC_UNAVAILABLE, "gateway shutting down");
 		return;
@@ -357,12 +359,12 @@ void upstream_submit(struct upstream *u, struct grpc_call *c)
 		char msg[200];
 		snprintf(msg, sizeof(msg), "upstream %s unavailable: %s", u->cfg->name,
 			 last_error(u));
-		u->stats.calls_unavailable++;
+		UPSTREAM_STAT_INC(u->stats.calls_unavailable);
 		grpc_call_fail_later(c, GRPC_UNAVAILABLE, msg);
 		return;
 	}
 	if (u->queued >= u->cfg->max_queue) {
-		u->stats.calls_rejected_queue_full++;
+		UPSTREAM_STAT_INC(u->stats.calls_rejected_queue_full);
 		grpc_call_fail_later(c, GRPC_RESOURCE_EXHAUSTED, "upstream queue is full");
 		return;
 	}
@@ -372,7 +374,7 @@ void upstream_submit(struct upstream *u, struct grpc_call *c)
 	*u->qtail = c;
 	u->qtail = &c->qnext;
 	u->queued++;
-	u->stats.calls_queued++;
+	UPSTREAM_STAT_INC(u->stats.calls_queued);
 }
 
 unsigned upstream_ready_conns(const struct upstream *u)

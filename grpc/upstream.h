@@ -67,10 +67,22 @@ struct upstream_slot {
 	const char *last_error;
 };
 
+/*
+ * Counters, written only by the owning worker and read by any worker's
+ * /metrics scrape: updated with relaxed atomic stores (plain moves on
+ * x86) and read with relaxed loads, so the cross-thread read is defined.
+ */
 struct upstream_stats {
-	uint64_t calls, calls_queued, calls_rejected_queue_full, calls_unavailable;
-	uint64_t retries, connects, connect_failures, goaways;
+	uint64_t calls, calls_finished, calls_queued, calls_rejected_queue_full;
+	uint64_t calls_unavailable, retries, connects, connect_failures, goaways;
+	uint64_t open_conns; /* gauge: connections that completed the preface */
 };
+
+#define UPSTREAM_STAT_ADD(field, n)                                                                \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),              \
+			 __ATOMIC_RELAXED)
+#define UPSTREAM_STAT_INC(field) UPSTREAM_STAT_ADD(field, 1)
+#define UPSTREAM_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct upstream {
 	const struct upstream_config *cfg;

@@ -22,6 +22,9 @@
 /* Header slots per request on the stack; limits.max_headers is capped to
  * this (it is far above any real client's needs). */
 #define H1_HEADER_SLOTS 256u
+/* Input queued behind a request that is still being answered, before the
+ * socket is left to hold the rest (backpressure on pipelining clients). */
+#define H1_BUSY_INPUT_MAX (64u * 1024u)
 
 const struct h1_server_config h1_server_config_default = {
 	.limits =
@@ -68,9 +71,18 @@ struct h1_conn {
 	bool paused;        /* backpressure: too much output queued */
 	uint8_t timer;      /* enum h1_timer */
 	uint64_t send_mark; /* rc.bytes_out when T_SEND was armed */
+
+	/* The request being answered.  It outlives the handler call when the
+	 * handler answers later (an upstream call); input that arrives
+	 * meanwhile waits in `in`, so responses stay in request order. */
+	struct http_exchange x;
+	bool in_handler; /* inside handler.request: completion is h1_one's job */
+	bool busy;       /* x is suspended: waiting for a later response */
+	struct ring_defer resume;
 };
 
 static const struct ring_conn_ops h1_conn_ops;
+static void h1_response_complete(struct http_exchange *x);
 
 /* ---- small writers ---- */
 
@@ -234,6 +246,7 @@ int http_respond(struct http_exchange *x, int status, const char *content_type,
 	x->status = status;
 	x->responded = true;
 	x->bytes_out += n + (send_body && !inline_body ? body.len : 0);
+	h1_response_complete(x);
 	return ret;
 }
 
@@ -364,6 +377,7 @@ int http_stream_end(struct http_exchange *x)
 	}
 	x->streaming = false;
 	x->responded = true;
+	h1_response_complete(x);
 	return ret;
 }
 
@@ -464,6 +478,67 @@ static bool body_reserve(struct h1_conn *c, size_t extra)
 	return true;
 }
 
+/* The response to c->x is complete (queued). */
+static void h1_exchange_done(struct h1_conn *c)
+{
+	struct h1_server *s = c->srv;
+	struct http_exchange *x = &c->x;
+	if (s->handler.done)
+		s->handler.done(s->handler.ctx, x);
+	h1_reset_request(c);
+	if (x->close) {
+		c->done_reading = true;
+		ring_conn_close_after_flush(&c->rc);
+	}
+}
+
+static void h1_process_in(struct h1_conn *c);
+static void h1_after_input(struct h1_conn *c);
+
+/*
+ * A response finished.  Inside the handler h1_one takes it from here;
+ * a later one (an upstream answered) completes the exchange and lets the
+ * requests that waited behind it run, from the loop, not from inside the
+ * caller's callback.
+ */
+static void h1_response_complete(struct http_exchange *x)
+{
+	struct h1_conn *c = x->conn;
+	if (c->in_handler || !c->busy)
+		return;
+	c->busy = false;
+	h1_exchange_done(c);
+	ring_conn_flush_later(&c->rc);
+	if (!c->done_reading)
+		ring_defer(c->rc.loop, &c->resume);
+}
+
+static void h1_on_resume(struct ring_loop *loop, struct ring_defer *d)
+{
+	(void)loop;
+	struct h1_conn *c = container_of(d, struct h1_conn, resume);
+	if (c->done_reading || c->busy)
+		return;
+	if (c->paused && c->rc.out.bytes <= c->srv->cfg->out_high_water) {
+		c->paused = false;
+		ring_conn_resume_recv(&c->rc);
+	}
+	if (c->in_len)
+		h1_process_in(c);
+	h1_after_input(c);
+}
+
+/* The connection is going away while a response is still owed. */
+static void h1_abandon(struct h1_conn *c)
+{
+	if (!c->busy)
+		return;
+	c->busy = false;
+	c->done_reading = true;
+	if (c->srv->handler.abort)
+		c->srv->handler.abort(c->srv->handler.ctx, &c->x);
+}
+
 /*
  * Handle the request at the start of buf.  Returns the bytes it used, or
  * 0 when it needs more input (or the connection is finished).
@@ -474,7 +549,10 @@ static size_t h1_one(struct h1_conn *c, const char *buf, size_t len)
 	const struct http_limits *lim = &s->cfg->limits;
 	struct http_header hdrs[H1_HEADER_SLOTS];
 	unsigned cap = lim->max_headers < H1_HEADER_SLOTS ? lim->max_headers : H1_HEADER_SLOTS;
-	struct http_exchange x = {.conn = c};
+	struct http_exchange *xp = &c->x;
+	memset(xp, 0, sizeof(*xp));
+	xp->conn = c;
+#define x (*xp)
 
 	enum http_error e = http_parse_request(buf, len, lim, hdrs, cap, &x.req);
 	if (e == HTTP_INCOMPLETE) {
@@ -546,29 +624,26 @@ static size_t h1_one(struct h1_conn *c, const char *buf, size_t len)
 	/* Leave the old deadline in the heap: h1_after_input re-arms it right
 	 * after the response, and pushing a deadline back costs nothing. */
 	c->timer = T_NONE;
+	c->in_handler = true;
 	s->handler.request(s->handler.ctx, &x);
+	c->in_handler = false;
 	if (!x.responded) {
-		/* A handler bug must not leave the client hanging. */
-		if (x.streaming)
-			http_stream_end(&x);
-		else
-			http_respond_error(&x, 500, (http_slice){0}, "handler produced no response");
-	}
-	if (s->handler.done)
-		s->handler.done(s->handler.ctx, &x);
-	h1_reset_request(c);
-	if (x.close) {
-		c->done_reading = true;
-		ring_conn_close_after_flush(&c->rc);
+		/* Answered later (or streamed over time): the request's bytes are
+		 * consumed now, its slices die with this buffer, and further
+		 * input waits until the response is complete. */
+		c->busy = true;
+		h1_reset_request(c);
 		return total;
 	}
+	h1_exchange_done(c);
 	return total;
+#undef x
 }
 
 static size_t h1_consume(struct h1_conn *c, const char *buf, size_t len)
 {
 	size_t off = 0;
-	while (off < len && !c->done_reading) {
+	while (off < len && !c->done_reading && !c->busy) {
 		size_t n = h1_one(c, buf + off, len - off);
 		if (n == 0)
 			break;
@@ -604,13 +679,24 @@ static void h1_after_input(struct h1_conn *c)
 	if (c->done_reading)
 		return;
 	struct ring_conn *rc = &c->rc;
-	if (c->in_len == 0 && c->timer == T_NONE)
+	if (!c->busy && c->in_len == 0 && c->timer == T_NONE)
 		h1_set_timer(c, ring_outq_empty(&rc->out) ? T_IDLE : T_SEND);
 	if (rc->out.bytes > c->srv->cfg->out_high_water && !c->paused) {
 		c->paused = true;
 		ring_conn_pause_recv(rc);
 	}
 	ring_conn_flush_later(rc);
+}
+
+static void h1_process_in(struct h1_conn *c)
+{
+	size_t used = h1_consume(c, c->in, c->in_len);
+	if (c->done_reading || used == c->in_len) {
+		in_release(c);
+	} else if (used) {
+		memmove(c->in, c->in + used, c->in_len - used);
+		c->in_len -= used;
+	}
 }
 
 static void h1_on_recv(struct ring_conn *rc, const char *data, size_t len)
@@ -620,7 +706,7 @@ static void h1_on_recv(struct ring_conn *rc, const char *data, size_t len)
 		return;
 	const struct http_limits *lim = &c->srv->cfg->limits;
 
-	if (c->in_len == 0) {
+	if (c->in_len == 0 && !c->busy) {
 		size_t used = h1_consume(c, data, len);
 		if (!c->done_reading && used < len) {
 			if (!in_reserve(c, len - used)) {
@@ -636,24 +722,27 @@ static void h1_on_recv(struct ring_conn *rc, const char *data, size_t len)
 		size_t ceiling = lim->max_header_bytes + lim->max_body + lim->max_chunk_meta +
 				 c->rc.loop->bufs.size;
 		if (c->in_len + len > ceiling) {
+			h1_abandon(c);
 			h1_reject(c, 413, "request too large", 1);
 			return;
 		}
 		if (!in_reserve(c, len)) {
+			h1_abandon(c);
 			h1_reject(c, 503, "out of memory", 1);
 			return;
 		}
 		memcpy(c->in + c->in_len, data, len);
 		c->in_len += len;
-		size_t used = h1_consume(c, c->in, c->in_len);
-		if (c->done_reading) {
-			in_release(c);
-		} else if (used == c->in_len) {
-			in_release(c);
-		} else if (used) {
-			memmove(c->in, c->in + used, c->in_len - used);
-			c->in_len -= used;
+		if (c->busy) {
+			/* Pipelined requests behind one still being answered wait
+			 * here; past a bound, the socket holds the rest. */
+			if (c->in_len >= H1_BUSY_INPUT_MAX && !c->paused) {
+				c->paused = true;
+				ring_conn_pause_recv(rc);
+			}
+			return;
 		}
+		h1_process_in(c);
 	}
 	if (c->done_reading)
 		in_release(c);
@@ -663,8 +752,10 @@ static void h1_on_recv(struct ring_conn *rc, const char *data, size_t len)
 static void h1_on_eof(struct ring_conn *rc, int err)
 {
 	struct h1_conn *c = container_of(rc, struct h1_conn, rc);
-	/* Responses already queued still go out when the client only half
-	 * closed; a reset socket cannot take them. */
+	/* A client that leaves while its answer is pending cancels it (as
+	 * nginx and Go's net/http do).  Responses already queued still go out
+	 * when the client only half closed; a reset socket cannot take them. */
+	h1_abandon(c);
 	c->done_reading = true;
 	if (err == 0 && !ring_outq_empty(&rc->out))
 		ring_conn_close_after_flush(rc);
@@ -675,6 +766,8 @@ static void h1_on_eof(struct ring_conn *rc, int err)
 static void h1_on_drained(struct ring_conn *rc)
 {
 	struct h1_conn *c = container_of(rc, struct h1_conn, rc);
+	if (c->busy)
+		return; /* the exchange's owner decides what comes next */
 	if (c->paused) {
 		c->paused = false;
 		ring_conn_resume_recv(rc);
@@ -718,6 +811,7 @@ static void h1_on_timeout(struct ring_conn *rc)
 		break;
 	default:
 		/* Idle, or a client that stopped reading its responses. */
+		h1_abandon(c);
 		c->done_reading = true;
 		ring_conn_close(rc);
 		break;
@@ -728,6 +822,8 @@ static void h1_on_release(struct ring_conn *rc)
 {
 	struct h1_conn *c = container_of(rc, struct h1_conn, rc);
 	struct h1_server *s = c->srv;
+	h1_abandon(c);
+	ring_defer_cancel(rc->loop, &c->resume);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -775,6 +871,7 @@ void h1_server_accept(struct h1_server *s, int fd)
 	s->nconns++;
 	if (s->handler.conn_open)
 		s->handler.conn_open(s->handler.ctx);
+	c->resume.fn = h1_on_resume;
 	ring_conn_start(&c->rc, s->loop, &s->chunks, fd, &h1_conn_ops);
 	h1_set_timer(c, T_IDLE);
 	if (s->draining) {
@@ -789,7 +886,8 @@ void h1_server_drain(struct h1_server *s)
 	for (struct h1_conn *c = s->conns; c; c = c->next) {
 		if (ring_conn_closing(&c->rc))
 			continue;
-		bool idle = c->in_len == 0 && !c->chunk_active && ring_outq_empty(&c->rc.out) &&
+		bool idle = !c->busy && c->in_len == 0 && !c->chunk_active &&
+			    ring_outq_empty(&c->rc.out) &&
 			    !(c->rc.flags & RC_SENDING);
 		if (idle) {
 			c->done_reading = true;
@@ -801,6 +899,7 @@ void h1_server_drain(struct h1_server *s)
 void h1_server_abort_all(struct h1_server *s)
 {
 	for (struct h1_conn *c = s->conns; c; c = c->next) {
+		h1_abandon(c);
 		c->done_reading = true;
 		ring_conn_close(&c->rc);
 	}

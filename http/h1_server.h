@@ -28,7 +28,13 @@ struct h1_server_config {
 };
 extern const struct h1_server_config h1_server_config_default;
 
-/* One request and its response. Valid during the handler call. */
+/*
+ * One request and its response.  The request fields (req, body: slices
+ * into receive buffers) are valid only during handler.request; the
+ * exchange itself stays valid until its response is complete or
+ * handler.abort ran, so a handler may answer later (an upstream call),
+ * from any callback of the same worker.
+ */
 struct http_exchange {
 	struct h1_conn *conn;
 	struct http_request req;
@@ -40,6 +46,8 @@ struct http_exchange {
 	bool streaming;      /* a chunked / close-delimited body is open */
 	bool chunked;        /* the open stream uses chunked coding */
 	uint64_t bytes_out;  /* response bytes queued, head included */
+	void *user;          /* the handler's own state for a later answer */
+	uint32_t tag;        /* the handler's label for accounting (0: none) */
 };
 
 enum h1_timeout_kind {
@@ -52,9 +60,12 @@ enum h1_timeout_kind {
 const char *h1_timeout_name(enum h1_timeout_kind k);
 
 struct h1_handler {
-	/* A complete request.  Must queue a complete response (or start and
-	 * end a stream) before returning. */
+	/* A complete request.  Answer now, or return without answering and
+	 * answer later; requests pipelined behind it wait until then. */
 	void (*request)(void *ctx, struct http_exchange *x);
+	/* The connection died before a later answer came: forget x (no
+	 * response call may follow). */
+	void (*abort)(void *ctx, struct http_exchange *x);
 	/* A response is queued: for status and latency accounting. */
 	void (*done)(void *ctx, const struct http_exchange *x);
 	/* A request was rejected before reaching the handler. */

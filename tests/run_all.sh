@@ -67,7 +67,7 @@ run_unit build-asan
 
 step "fuzz: ${FUZZ_SECONDS}s per target"
 for target in build-fuzz/tests/fuzz/fuzz_*; do
-	[ -x "$target" ] || continue
+	[ -f "$target" ] && [ -x "$target" ] || continue
 	name=${target##*/fuzz_}
 	work=$(mktemp -d)
 	if "$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "$work" \

@@ -1,0 +1,1669 @@
+/*
+ * pb_json_print.c - protobuf wire bytes -> JSON text, as
+ * json_format.MessageToJson prints the message those bytes parse to.
+ *
+ * The printer walks the wire bytes of each message with an explicit stack
+ * of frames (one per message, Struct or ListValue being printed), writing
+ * JSON as it goes; nothing is decoded into a tree.
+ *
+ * The wire format lets a message arrive in any order: fields out of number
+ * order, the elements of a repeated field interleaved with other fields, a
+ * singular field sent twice (the last value wins, or for a message the two
+ * are merged), two members of a oneof (the last wins).  JSON needs each
+ * field once.  So each message is first scanned tag by tag (payloads are
+ * skipped, not read):
+ *
+ *   - canonical (the case for anything a protobuf library serialised):
+ *     field numbers never go down, a singular message field and a oneof
+ *     appear at most once.  The message is printed in one pass over the
+ *     wire bytes, a run of one field's occurrences becoming one JSON value.
+ *
+ *   - otherwise the scan records every occurrence {field, order, value} on
+ *     the scratch stack, sorts them by field, and prints from that list;
+ *     a merged message is printed from the list of its pieces ("segments"),
+ *     which is all a message value ever is to this printer.
+ *
+ *   message frame:  segs[] --scan--> canonical? --yes--> print in wire order
+ *                                               --no---> occ[] sorted by field
+ *
+ * Unknown fields are skipped; a field whose wire type does not match its
+ * declaration is unknown too, as protobuf's parsers treat it.
+ */
+#include "grpc/pb_json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grpc/pb_json_text.h"
+#include "grpc/pb_wire.h"
+
+/* Frames: every counted message takes one; Struct and ListValue nested in
+ * Values take one each without being counted. */
+#define PP_MAX_FRAMES (2 * PB_JSON_MAX_DEPTH + 8)
+#define SCRATCH_INLINE 4096
+
+struct seg {
+	const uint8_t *p, *end;
+};
+
+/* One occurrence of a known field (slow path). */
+struct occ {
+	uint32_t fidx;
+	uint32_t seq;
+	const uint8_t *val; /* the value, or a LEN payload */
+	const uint8_t *end;
+	uint32_t wire;
+};
+
+/* Who won each oneof (slow path): the member set last, and the position
+ * of the last occurrence of another member (a message member merges only
+ * the occurrences after it). */
+struct oneof_win {
+	uint32_t fidx; /* UINT32_MAX: none */
+	uint32_t clear_seq;
+};
+
+/* The occurrences of one field, as a JSON value will show them. */
+struct group {
+	const struct pb_field *f;
+	uint32_t fidx;
+	const uint8_t *p, *end; /* fast: tags from the first occurrence to the run's end */
+	uint32_t oi, oj;	/* slow: occurrences [oi, oj) */
+	uint32_t min_seq;	/* slow: occurrences before this are cleared */
+};
+
+struct elem_it {
+	const struct pb_field *f;
+	bool slow;
+	const uint8_t *p, *end;
+	uint32_t oi, oj, min_seq;
+	const struct occ *occ;
+	const uint8_t *pk, *pkend; /* inside a packed chunk */
+};
+
+enum pkind { P_MSG, P_STRUCT, P_LIST, P_CLOSE };
+enum pstate { S_START, S_FIELDS, S_RMSG, S_MAP };
+
+struct pframe {
+	uint8_t kind;  /* enum pkind */
+	uint8_t state; /* enum pstate */
+	bool first;    /* no member printed yet */
+	bool slow;
+	bool counted;
+	bool dedup; /* S_MAP: some keys repeat; print only the last entry of each */
+	const struct pb_message *m;
+	struct seg one;	    /* the input when it is one segment */
+	size_t segs_off;    /* else segments on the scratch stack */
+	uint32_t nsegs;
+	const uint8_t *cur; /* fast: next tag */
+	size_t occ_off, win_off;
+	uint32_t nocc, oi;
+	size_t keep;	    /* scratch top after this frame's own tables */
+	size_t map_keep;    /* scratch top during S_MAP */
+	size_t keepbits;    /* S_MAP dedup: one bit per entry */
+	size_t mark;
+	uint32_t next_fidx; /* emit_defaults: first schema field not yet handled */
+	uint32_t index;	    /* element of the group in progress */
+	uint32_t nprinted;
+	struct group g;
+	struct elem_it it;
+};
+
+struct pp {
+	struct pb_buf *out;
+	const struct pb_schema *schema;
+	struct pb_json_print_opts opts;
+	struct pb_json_error *err;
+	unsigned depth;
+	unsigned nframes;
+	struct pbj_scratch sc;
+	struct pframe frames[PP_MAX_FRAMES];
+	uint8_t sc_inline[SCRATCH_INLINE];
+};
+
+/* begin_msg's results besides errors. */
+#define DONE 0
+#define PUSHED 1
+
+/* ---- errors -------------------------------------------------------------------- */
+
+static void path_add(char *path, size_t *n, const char *s, size_t len)
+{
+	size_t room = 255 - *n;
+
+	if (len > room)
+		len = room;
+	memcpy(path + *n, s, len);
+	*n += len;
+	path[*n] = '\0';
+}
+
+static void build_path(struct pp *pp, char *path)
+{
+	size_t n = 0;
+
+	path[0] = '\0';
+	for (unsigned i = 0; i < pp->nframes; i++) {
+		const struct pframe *f = &pp->frames[i];
+		char num[16];
+
+		if (f->kind == P_CLOSE || f->g.f == NULL)
+			continue;
+		if (f->kind == P_MSG) {
+			const char *name = pp->opts.use_proto_names ? f->g.f->name : f->g.f->json_name;
+
+			if (n > 0)
+				path_add(path, &n, ".", 1);
+			path_add(path, &n, name, strlen(name));
+		}
+		if (f->state == S_RMSG || f->state == S_MAP)
+			path_add(path, &n, num,
+				 (size_t)snprintf(num, sizeof(num), "[%u]",
+						  f->index > 0 ? f->index - 1 : 0));
+	}
+}
+
+__attribute__((format(printf, 2, 3))) static int fail(struct pp *pp, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pp->err != NULL) {
+		build_path(pp, pp->err->path);
+		va_start(ap, fmt);
+		vsnprintf(pp->err->message, sizeof(pp->err->message), fmt, ap);
+		va_end(ap);
+		pp->err->offset = 0;
+	}
+	return -1;
+}
+
+static int oom(struct pp *pp, int rc)
+{
+	if (pp->err != NULL) {
+		build_path(pp, pp->err->path);
+		snprintf(pp->err->message, sizeof(pp->err->message), "%s",
+			 rc == -E2BIG ? "output too large" : "out of memory");
+	}
+	return rc;
+}
+
+static int malformed(struct pp *pp)
+{
+	return fail(pp, "malformed protobuf data (truncated, or a bad tag or length)");
+}
+
+/* ---- output ---------------------------------------------------------------------- */
+
+static inline int put(struct pp *pp, const char *s, size_t n)
+{
+	int rc = pb_buf_ensure(pp->out, n);
+
+	if (rc < 0)
+		return oom(pp, rc);
+	memcpy(pp->out->data + pp->out->len, s, n);
+	pp->out->len += n;
+	return 0;
+}
+
+static inline int putc1(struct pp *pp, char c)
+{
+	int rc = pb_buf_ensure(pp->out, 1);
+
+	if (rc < 0)
+		return oom(pp, rc);
+	pp->out->data[pp->out->len++] = (uint8_t)c;
+	return 0;
+}
+
+static int put_str(struct pp *pp, const uint8_t *p, size_t n)
+{
+	int rc = pbj_put_string(pp->out, p, n);
+
+	if (rc == -1)
+		return fail(pp, "invalid UTF-8 in a string");
+	return rc < 0 ? oom(pp, rc) : 0;
+}
+
+/* ---- wire reading ------------------------------------------------------------------ */
+
+static const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t *num,
+				 unsigned *wire, const uint8_t **val, const uint8_t **vend);
+
+/* A tag: a varint of at most 5 bytes, of which protobuf keeps the low 32
+ * bits. */
+static inline const uint8_t *get_tag(const uint8_t *p, const uint8_t *end, uint32_t *tag)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < 5; i++) {
+		if (p >= end)
+			return NULL;
+		v |= (uint32_t)(*p & 0x7f) << (7 * i);
+		if (*p++ < 0x80) {
+			*tag = v;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Where a message parsed on its own (the top level, an Any's payload)
+ * ends: protobuf's parser stops without error at a zero tag or an end-group
+ * tag there, ignoring what follows.
+ */
+static const uint8_t *top_level_end(const uint8_t *p, const uint8_t *end)
+{
+	while (p < end) {
+		const uint8_t *q = p, *a, *b;
+		uint32_t tag, num;
+		unsigned wire;
+
+		if (get_tag(p, end, &tag) == NULL)
+			return end;
+		if (tag == 0 || (tag & 7) == PB_WIRE_EGROUP)
+			return q;
+		p = read_field(q, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return end;
+	}
+	return end;
+}
+
+/*
+ * One field at p: its number, wire type and value ([val, vend): the bytes
+ * of a varint or fixed value, a LEN payload, or a group with its end tag).
+ * Returns the position after it, or NULL when malformed.
+ */
+static const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t *num,
+				 unsigned *wire, const uint8_t **val, const uint8_t **vend)
+{
+	uint64_t len;
+	uint32_t tag;
+
+	p = get_tag(p, end, &tag);
+	if (p == NULL)
+		return NULL;
+	*num = tag >> 3;
+	*wire = (unsigned)(tag & 7);
+	if (*num == 0)
+		return NULL;
+	switch (*wire) {
+	case PB_WIRE_VARINT:
+		*val = p;
+		p = pb_get_varint(p, end, &len);
+		break;
+	case PB_WIRE_I64:
+		*val = p;
+		p = end - p >= 8 ? p + 8 : NULL;
+		break;
+	case PB_WIRE_I32:
+		*val = p;
+		p = end - p >= 4 ? p + 4 : NULL;
+		break;
+	case PB_WIRE_LEN:
+		p = pb_get_varint(p, end, &len);
+		if (p == NULL || len > (uint64_t)(end - p))
+			return NULL;
+		*val = p;
+		p += len;
+		break;
+	case PB_WIRE_SGROUP:
+		*val = p;
+		p = pb_skip_value(p, end, PB_WIRE_SGROUP, *num, PB_JSON_MAX_DEPTH);
+		break;
+	default:
+		return NULL;
+	}
+	*vend = p;
+	return p;
+}
+
+/* Does wire type `wire` carry field f?  Repeated scalars come packed or not. */
+static inline bool wire_ok(const struct pb_field *f, unsigned wire)
+{
+	return wire == f->wire ||
+	       (f->repeated && wire == PB_WIRE_LEN && pb_type_is_packable(f->type));
+}
+
+static inline const struct pb_field *field_of(const struct pb_message *m, uint32_t num)
+{
+	if (m->by_number != NULL)
+		return num <= m->max_number ? m->by_number[num] : NULL;
+	return pb_field_by_number(m, num);
+}
+
+/* A known field carried with a wire type it accepts, else NULL. */
+static inline const struct pb_field *known(const struct pb_message *m, uint32_t num, unsigned wire)
+{
+	const struct pb_field *f = field_of(m, num);
+
+	return f != NULL && wire_ok(f, wire) ? f : NULL;
+}
+
+static inline uint64_t varint_at(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	/* Validated already: at most 10 bytes, terminated. */
+	pb_get_varint(p, p + PB_VARINT_MAX, &v);
+	return v;
+}
+
+/* The 64 bits of a scalar value (varint, or little-endian fixed). */
+static inline uint64_t raw_value(unsigned wire, const uint8_t *val)
+{
+	if (wire == PB_WIRE_VARINT)
+		return varint_at(val);
+	if (wire == PB_WIRE_I64)
+		return pb_get_le64(val);
+	return pb_get_le32(val);
+}
+
+/* A proto2 (closed) enum drops values it does not declare: the parser
+ * keeps them as unknown fields. */
+static inline bool enum_value_ok(const struct pb_field *f, uint64_t raw)
+{
+	return f->type != PB_TYPE_ENUM || !f->enumt->closed ||
+	       pb_enum_by_number(f->enumt, (int32_t)raw) != NULL;
+}
+
+/* Iterate the fields of a message given as segments. */
+struct tagit {
+	const struct seg *segs;
+	uint32_t nsegs, si;
+	const uint8_t *p;
+};
+
+static void tagit_init(struct tagit *it, const struct seg *segs, uint32_t nsegs)
+{
+	it->segs = segs;
+	it->nsegs = nsegs;
+	it->si = 0;
+	it->p = nsegs > 0 ? segs[0].p : NULL;
+}
+
+/* 1 with a field, 0 at the end, -1 when malformed. */
+static int tagit_next(struct tagit *it, uint32_t *num, unsigned *wire, const uint8_t **val,
+		      const uint8_t **vend)
+{
+	while (it->si < it->nsegs) {
+		const uint8_t *end = it->segs[it->si].end;
+
+		if (it->p < end) {
+			it->p = read_field(it->p, end, num, wire, val, vend);
+			return it->p == NULL ? -1 : 1;
+		}
+		if (++it->si < it->nsegs)
+			it->p = it->segs[it->si].p;
+	}
+	return 0;
+}
+
+/* ---- scratch --------------------------------------------------------------------------- */
+
+static int salloc(struct pp *pp, size_t n, size_t *off)
+{
+	int rc = pbj_scratch_alloc(&pp->sc, n, off);
+
+	return rc < 0 ? oom(pp, rc) : 0;
+}
+
+/* A list of segments growing at the top of the scratch stack. */
+struct seglist {
+	size_t off;
+	uint32_t n, cap;
+};
+
+static int seglist_add(struct pp *pp, struct seglist *sl, const uint8_t *p, const uint8_t *end)
+{
+	if (sl->n == sl->cap) {
+		uint32_t more = sl->cap ? sl->cap : 4;
+		size_t off;
+
+		/* The list is the top allocation: growing it extends it. */
+		if (sl->cap != 0 && sl->off + (size_t)sl->cap * sizeof(struct seg) != pp->sc.top)
+			return fail(pp, "internal: segment list not at the top");
+		if (salloc(pp, (size_t)more * sizeof(struct seg), &off) < 0)
+			return -1;
+		if (sl->cap == 0)
+			sl->off = off;
+		sl->cap += more;
+	}
+	struct seg *s = (struct seg *)pbj_at(&pp->sc, sl->off) + sl->n++;
+
+	s->p = p;
+	s->end = end;
+	return 0;
+}
+
+/* ---- scalars ---------------------------------------------------------------------------- */
+
+static int put_double(struct pp *pp, double d, bool is_float)
+{
+	char buf[PBJ_NUM_MAX];
+	size_t n;
+
+	if (isnan(d))
+		return put(pp, "\"NaN\"", 5);
+	if (isinf(d))
+		return d > 0 ? put(pp, "\"Infinity\"", 10) : put(pp, "\"-Infinity\"", 11);
+	n = is_float ? pbj_fmt_float(buf, (float)d) : pbj_fmt_double(buf, d);
+	return put(pp, buf, n);
+}
+
+static int put_int(struct pp *pp, int64_t v, bool quoted)
+{
+	char buf[24];
+	size_t n = 0;
+
+	if (quoted)
+		buf[n++] = '"';
+	n += pbj_fmt_i64(buf + n, v);
+	if (quoted)
+		buf[n++] = '"';
+	return put(pp, buf, n);
+}
+
+static int put_uint(struct pp *pp, uint64_t v, bool quoted)
+{
+	char buf[24];
+	size_t n = 0;
+
+	if (quoted)
+		buf[n++] = '"';
+	n += pbj_fmt_u64(buf + n, v);
+	if (quoted)
+		buf[n++] = '"';
+	return put(pp, buf, n);
+}
+
+/* The signed or unsigned integer a field type holds in raw wire bits. */
+static bool int_value(unsigned type, uint64_t raw, int64_t *sv, uint64_t *uv)
+{
+	switch (type) {
+	case PB_TYPE_INT32:
+	case PB_TYPE_SFIXED32:
+	case PB_TYPE_ENUM:
+		*sv = (int32_t)(uint32_t)raw;
+		return true;
+	case PB_TYPE_SINT32:
+		*sv = (int32_t)(((uint32_t)raw >> 1) ^ (0u - ((uint32_t)raw & 1)));
+		return true;
+	case PB_TYPE_INT64:
+	case PB_TYPE_SFIXED64:
+		*sv = (int64_t)raw;
+		return true;
+	case PB_TYPE_SINT64:
+		*sv = pb_zigzag_dec(raw);
+		return true;
+	case PB_TYPE_UINT32:
+	case PB_TYPE_FIXED32:
+		*uv = (uint32_t)raw;
+		return false;
+	default:
+		*uv = raw;
+		return false;
+	}
+}
+
+/*
+ * One scalar value of field f ([val, vend) as read_field gives it; for
+ * packed elements wire is the element's).  As a map key it is a string.
+ */
+static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, const uint8_t *val,
+		      const uint8_t *vend, bool as_key)
+{
+	uint64_t raw, uv;
+	int64_t sv;
+
+	switch (f->type) {
+	case PB_TYPE_STRING:
+		return put_str(pp, val, (size_t)(vend - val));
+	case PB_TYPE_BYTES: {
+		int rc = pbj_put_base64(pp->out, val, (size_t)(vend - val));
+
+		return rc < 0 ? oom(pp, rc) : 0;
+	}
+	default:
+		break;
+	}
+	raw = raw_value(wire, val);
+	switch (f->type) {
+	case PB_TYPE_DOUBLE:
+		return put_double(pp, pb_bits_double(raw), false);
+	case PB_TYPE_FLOAT:
+		return put_double(pp, pb_bits_float((uint32_t)raw), true);
+	case PB_TYPE_BOOL:
+		if (as_key)
+			return raw ? put(pp, "\"true\"", 6) : put(pp, "\"false\"", 7);
+		return raw ? put(pp, "true", 4) : put(pp, "false", 5);
+	case PB_TYPE_ENUM:
+		if (!pp->opts.enums_as_ints) {
+			const struct pb_enum_value *ev;
+
+			if (f->enumt->null_value)
+				return put(pp, "null", 4);
+			ev = pb_enum_by_number(f->enumt, (int32_t)raw);
+			if (ev != NULL)
+				return put_str(pp, (const uint8_t *)ev->name, strlen(ev->name));
+		}
+		return put_int(pp, (int32_t)raw, false);
+	default:
+		break;
+	}
+	if (int_value(f->type, raw, &sv, &uv)) {
+		bool wide = f->type == PB_TYPE_INT64 || f->type == PB_TYPE_SINT64 ||
+			    f->type == PB_TYPE_SFIXED64;
+
+		return put_int(pp, sv, wide || as_key);
+	}
+	return put_uint(pp, uv, f->type == PB_TYPE_UINT64 || f->type == PB_TYPE_FIXED64 || as_key);
+}
+
+static const uint8_t zeros[8];
+
+/* The default value of a scalar field: its zero, printed the usual way. */
+static int put_scalar_default(struct pp *pp, const struct pb_field *f, bool as_key)
+{
+	return put_scalar(pp, f, f->wire, zeros, zeros, as_key);
+}
+
+/* Is a singular scalar's value its default (not printed without presence)?
+ * Floating point compares bits: -0.0 is printed, as protobuf keeps it. */
+static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *val,
+		       const uint8_t *vend)
+{
+	if (f->type == PB_TYPE_STRING || f->type == PB_TYPE_BYTES)
+		return vend == val;
+	uint64_t raw = raw_value(wire, val);
+
+	switch (f->type) {
+	case PB_TYPE_INT32:
+	case PB_TYPE_UINT32:
+	case PB_TYPE_ENUM:
+	case PB_TYPE_SINT32:
+	case PB_TYPE_FIXED32:
+	case PB_TYPE_SFIXED32:
+	case PB_TYPE_FLOAT:
+		return (uint32_t)raw == 0;
+	default:
+		return raw == 0;
+	}
+}
+
+/* ---- message frames ------------------------------------------------------------------------ */
+
+static const struct seg *frame_segs(struct pp *pp, const struct pframe *f)
+{
+	return f->nsegs == 1 ? &f->one : pbj_at(&pp->sc, f->segs_off);
+}
+
+static int occ_cmp(const void *a, const void *b)
+{
+	const struct occ *x = a, *y = b;
+
+	if (x->fidx != y->fidx)
+		return x->fidx < y->fidx ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Scan the frame's message: validate its fields, decide whether it is
+ * canonical, and if not build the sorted occurrence list and the oneof
+ * winners.
+ */
+static int scan_msg(struct pp *pp, struct pframe *f)
+{
+	const struct pb_message *m = f->m;
+	struct tagit it;
+	uint32_t num, last = 0, ntags = 0;
+	unsigned wire;
+	const uint8_t *val, *vend;
+	uint64_t oneofs = 0;
+	bool canonical = f->nsegs <= 1;
+	int rc;
+
+	tagit_init(&it, frame_segs(pp, f), f->nsegs);
+	while ((rc = tagit_next(&it, &num, &wire, &val, &vend)) > 0) {
+		const struct pb_field *fld = known(m, num, wire);
+
+		ntags++;
+		if (fld == NULL || !canonical)
+			continue;
+		if (num < last) {
+			canonical = false;
+		} else if (num == last) {
+			if (!fld->repeated && fld->type == PB_TYPE_MESSAGE)
+				canonical = false; /* to be merged */
+		} else if (fld->oneof >= 0) {
+			uint64_t bit = 1ull << (fld->oneof & 63);
+
+			if (oneofs & bit)
+				canonical = false; /* two members of one oneof */
+			oneofs |= bit;
+		}
+		last = num;
+	}
+	if (rc < 0)
+		return malformed(pp);
+	f->slow = !canonical;
+	f->cur = f->nsegs == 1 ? f->one.p : NULL;
+	if (canonical)
+		return 0;
+
+	/* The slow path: every occurrence of a known field, in order. */
+	struct occ *occ;
+	struct oneof_win *win;
+	uint32_t n = 0;
+
+	if (salloc(pp, (size_t)ntags * sizeof(struct occ) + 8, &f->occ_off) < 0 ||
+	    salloc(pp, (size_t)m->noneofs * sizeof(struct oneof_win) + 8, &f->win_off) < 0)
+		return -1;
+	occ = pbj_at(&pp->sc, f->occ_off);
+	win = pbj_at(&pp->sc, f->win_off);
+	for (unsigned i = 0; i < m->noneofs; i++)
+		win[i].fidx = UINT32_MAX, win[i].clear_seq = 0;
+	tagit_init(&it, frame_segs(pp, f), f->nsegs);
+	while (tagit_next(&it, &num, &wire, &val, &vend) > 0) {
+		const struct pb_field *fld = known(m, num, wire);
+
+		if (fld == NULL)
+			continue;
+		if (!fld->repeated && fld->type == PB_TYPE_ENUM &&
+		    !enum_value_ok(fld, varint_at(val)))
+			continue;
+		uint32_t fidx = (uint32_t)(fld - m->fields), seq = n + 1;
+
+		occ[n] = (struct occ){fidx, seq, val, vend, wire};
+		n++;
+		if (fld->oneof >= 0) {
+			struct oneof_win *w = &win[fld->oneof];
+
+			if (w->fidx != fidx && w->fidx != UINT32_MAX)
+				w->clear_seq = seq - 1; /* every earlier one is cleared */
+			w->fidx = fidx;
+		}
+	}
+	qsort(occ, n, sizeof(*occ), occ_cmp);
+	f->nocc = n;
+	f->oi = 0;
+	return 0;
+}
+
+/*
+ * The next field to print: fast, the next run of one known field in wire
+ * order; slow, the next field in the sorted occurrences (losing oneof
+ * members skipped).  1 with g filled, 0 at the end, -1 on error.
+ */
+static int next_group(struct pp *pp, struct pframe *f, struct group *g)
+{
+	const struct pb_message *m = f->m;
+	uint32_t num;
+	unsigned wire;
+	const uint8_t *val, *vend, *end;
+
+	if (!f->slow) {
+		const uint8_t *p = f->cur, *start = p;
+		const struct pb_field *fld = NULL;
+
+		if (p == NULL)
+			return 0;
+		end = f->one.end;
+		/* Find the next known field. */
+		while (p < end) {
+			start = p;
+			p = read_field(p, end, &num, &wire, &val, &vend);
+			if (p == NULL)
+				return malformed(pp);
+			fld = known(m, num, wire);
+			if (fld != NULL)
+				break;
+		}
+		if (fld == NULL) {
+			f->cur = end;
+			return 0;
+		}
+		g->f = fld;
+		g->fidx = (uint32_t)(fld - m->fields);
+		g->p = start;
+		/* Its run ends at the next known field with another number. */
+		while (p < end) {
+			const uint8_t *q = p;
+			const struct pb_field *o;
+
+			p = read_field(p, end, &num, &wire, &val, &vend);
+			if (p == NULL)
+				return malformed(pp);
+			o = known(m, num, wire);
+			if (o != NULL && o != fld) {
+				p = q;
+				break;
+			}
+		}
+		g->end = p;
+		f->cur = p;
+		return 1;
+	}
+	const struct occ *occ = pbj_at(&pp->sc, f->occ_off);
+	const struct oneof_win *win = pbj_at(&pp->sc, f->win_off);
+
+	while (f->oi < f->nocc) {
+		uint32_t i = f->oi, j = i + 1, fidx = occ[i].fidx;
+		const struct pb_field *fld = &m->fields[fidx];
+
+		while (j < f->nocc && occ[j].fidx == fidx)
+			j++;
+		f->oi = j;
+		g->min_seq = 0;
+		if (fld->oneof >= 0) {
+			if (win[fld->oneof].fidx != fidx)
+				continue;
+			g->min_seq = win[fld->oneof].clear_seq + 1;
+		}
+		g->f = fld;
+		g->fidx = fidx;
+		g->oi = i;
+		g->oj = j;
+		return 1;
+	}
+	return 0;
+}
+
+static void elem_init(struct pp *pp, const struct pframe *f, const struct group *g,
+		      struct elem_it *it)
+{
+	it->f = g->f;
+	it->slow = f->slow;
+	it->pk = it->pkend = NULL;
+	if (f->slow) {
+		it->occ = pbj_at(&pp->sc, f->occ_off);
+		it->oi = g->oi;
+		it->oj = g->oj;
+		it->min_seq = g->min_seq;
+	} else {
+		it->p = g->p;
+		it->end = g->end;
+	}
+}
+
+/*
+ * The next element of a group: packed chunks are opened into their
+ * values.  1 with the element, 0 at the end, -1 when malformed.
+ */
+static int elem_next(struct pp *pp, struct elem_it *it, unsigned *wire, const uint8_t **val,
+		     const uint8_t **vend)
+{
+	const struct pb_field *f = it->f;
+
+	for (;;) {
+		if (it->pk != NULL && it->pk < it->pkend) {
+			const uint8_t *p = it->pk;
+			uint64_t v;
+
+			*wire = f->wire;
+			*val = p;
+			if (f->wire == PB_WIRE_VARINT)
+				p = pb_get_varint(p, it->pkend, &v);
+			else if (f->wire == PB_WIRE_I64)
+				p = it->pkend - p >= 8 ? p + 8 : NULL;
+			else
+				p = it->pkend - p >= 4 ? p + 4 : NULL;
+			if (p == NULL)
+				return fail(pp, "malformed packed field");
+			it->pk = *vend = p;
+			return 1;
+		}
+		unsigned w;
+		const uint8_t *a, *b;
+
+		if (it->slow) {
+			if (it->oi >= it->oj)
+				return 0;
+			const struct occ *o = &it->occ[it->oi++];
+
+			if (o->seq < it->min_seq)
+				continue;
+			w = o->wire;
+			a = o->val;
+			b = o->end;
+		} else {
+			uint32_t num;
+
+			if (it->p >= it->end)
+				return 0;
+			it->p = read_field(it->p, it->end, &num, &w, &a, &b);
+			if (it->p == NULL)
+				return malformed(pp);
+			if (num != f->number || !wire_ok(f, w))
+				continue;
+		}
+		if (w == PB_WIRE_LEN && f->wire != PB_WIRE_LEN) {
+			it->pk = a;
+			it->pkend = b;
+			continue;
+		}
+		*wire = w;
+		*val = a;
+		*vend = b;
+		return 1;
+	}
+}
+
+/* Next element, skipping values a closed enum does not declare. */
+static int elem_next_valid(struct pp *pp, struct elem_it *it, unsigned *wire, const uint8_t **val,
+			   const uint8_t **vend)
+{
+	int rc;
+
+	while ((rc = elem_next(pp, it, wire, val, vend)) > 0)
+		if (it->f->type != PB_TYPE_ENUM || enum_value_ok(it->f, raw_value(*wire, *val)))
+			return 1;
+	return rc;
+}
+
+/* ---- starting values ---------------------------------------------------------------------------- */
+
+static int push_frame(struct pp *pp, enum pkind kind, const struct pb_message *m,
+		      const struct seg *segs, uint32_t nsegs, bool counted, struct pframe **out)
+{
+	struct pframe *f;
+
+	if (pp->nframes >= PP_MAX_FRAMES)
+		return fail(pp, "message nested too deeply");
+	f = &pp->frames[pp->nframes++];
+	memset(f, 0, sizeof(*f));
+	f->kind = (uint8_t)kind;
+	f->state = S_START;
+	f->first = true;
+	f->m = m;
+	f->counted = counted;
+	f->mark = pp->sc.top;
+	f->nsegs = nsegs;
+	if (nsegs == 1) {
+		f->one = segs[0];
+	} else if (nsegs > 1) {
+		if (salloc(pp, (size_t)nsegs * sizeof(struct seg), &f->segs_off) < 0)
+			return -1;
+		/* memmove: a caller may hand over segments that sat where the
+		 * copy now goes (begin_value released them just before). */
+		memmove(pbj_at(&pp->sc, f->segs_off), segs, (size_t)nsegs * sizeof(struct seg));
+	}
+	if (out != NULL)
+		*out = f;
+	return 0;
+}
+
+/* The last occurrence of field `num` with wire type `wire`. */
+static int last_field(struct pp *pp, const struct seg *segs, uint32_t nsegs, uint32_t want,
+		      unsigned want_wire, const uint8_t **val, const uint8_t **vend)
+{
+	struct tagit it;
+	uint32_t num;
+	unsigned wire;
+	const uint8_t *a, *b;
+	int rc, found = 0;
+
+	tagit_init(&it, segs, nsegs);
+	while ((rc = tagit_next(&it, &num, &wire, &a, &b)) > 0) {
+		if (num == want && wire == want_wire) {
+			*val = a;
+			*vend = b;
+			found = 1;
+		}
+	}
+	return rc < 0 ? malformed(pp) : found;
+}
+
+static int put_time(struct pp *pp, const struct pb_message *m, const struct seg *segs,
+		    uint32_t nsegs)
+{
+	const uint8_t *a, *b;
+	int64_t sec = 0;
+	int32_t ns = 0;
+	int rc;
+
+	if ((rc = last_field(pp, segs, nsegs, 1, PB_WIRE_VARINT, &a, &b)) < 0)
+		return -1;
+	if (rc)
+		sec = (int64_t)varint_at(a);
+	if ((rc = last_field(pp, segs, nsegs, 2, PB_WIRE_VARINT, &a, &b)) < 0)
+		return -1;
+	if (rc)
+		ns = (int32_t)varint_at(a);
+	rc = m->wkt == PB_WKT_TIMESTAMP ? pbj_put_timestamp(pp->out, sec, ns)
+					: pbj_put_duration(pp->out, sec, ns);
+	if (rc == -1)
+		return fail(pp, m->wkt == PB_WKT_TIMESTAMP ? "Timestamp out of range (year 1 to 9999)"
+							   : "Duration is not valid");
+	return rc < 0 ? oom(pp, rc) : 0;
+}
+
+/* FieldMask: the paths in camelCase, joined with commas, as one string. */
+static int put_field_mask(struct pp *pp, const struct seg *segs, uint32_t nsegs)
+{
+	struct tagit it;
+	uint32_t num;
+	unsigned wire;
+	const uint8_t *a, *b;
+	size_t total = 0, off;
+	int rc;
+	struct pb_buf tmp;
+
+	tagit_init(&it, segs, nsegs);
+	while ((rc = tagit_next(&it, &num, &wire, &a, &b)) > 0)
+		if (num == 1 && wire == PB_WIRE_LEN)
+			total += (size_t)(b - a) + 1;
+	if (rc < 0)
+		return malformed(pp);
+	/* Join into scratch memory, then escape into the output. */
+	if (salloc(pp, total + 1, &off) < 0)
+		return -1;
+	tmp.data = pbj_at(&pp->sc, off);
+	tmp.len = 0;
+	tmp.cap = total + 1;
+	tmp.limit = 0;
+	tagit_init(&it, segs, nsegs);
+	for (size_t k = 0; tagit_next(&it, &num, &wire, &a, &b) > 0;) {
+		if (num != 1 || wire != PB_WIRE_LEN)
+			continue;
+		if (k++ > 0)
+			tmp.data[tmp.len++] = ',';
+		if (pbj_put_mask_path(&tmp, a, (size_t)(b - a)) < 0)
+			return fail(pp, "FieldMask path cannot be converted to camelCase");
+	}
+	return put_str(pp, tmp.data, tmp.len);
+}
+
+static bool is_wrapper(unsigned wkt)
+{
+	return wkt >= PB_WKT_DOUBLE_VALUE && wkt <= PB_WKT_BYTES_VALUE;
+}
+
+static int enter_msg(struct pp *pp)
+{
+	if (pp->depth >= PB_JSON_MAX_DEPTH)
+		return fail(pp, "message too deep: max recursion depth is %d", PB_JSON_MAX_DEPTH);
+	pp->depth++;
+	return 0;
+}
+
+static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg *segs,
+		     uint32_t nsegs, bool count);
+
+/* google.protobuf.Value: the kind set last (a message kind merged over
+ * its occurrences since another kind was set). */
+static int begin_value(struct pp *pp, const struct pb_message *m, const struct seg *segs,
+		       uint32_t nsegs, bool counted)
+{
+	static const uint8_t kind_wire[7] = {0,		  PB_WIRE_VARINT, PB_WIRE_I64, PB_WIRE_LEN,
+					     PB_WIRE_VARINT, PB_WIRE_LEN,    PB_WIRE_LEN};
+	struct tagit it;
+	struct seglist sl = {0, 0, 0};
+	uint32_t num, kind = 0;
+	unsigned wire;
+	const uint8_t *a, *b, *va = NULL, *vb = NULL;
+	size_t mark = pp->sc.top;
+	int rc;
+
+	tagit_init(&it, segs, nsegs);
+	while ((rc = tagit_next(&it, &num, &wire, &a, &b)) > 0) {
+		if (num < 1 || num > 6 || wire != kind_wire[num])
+			continue;
+		if (num != kind) {
+			kind = num;
+			sl.n = 0;
+		}
+		va = a;
+		vb = b;
+		if ((num == 5 || num == 6) && seglist_add(pp, &sl, a, b) < 0)
+			return -1;
+	}
+	if (rc < 0)
+		return malformed(pp);
+	switch (kind) {
+	case 0:
+	case 1:
+		rc = put(pp, "null", 4);
+		break;
+	case 2:
+		rc = put_double(pp, pb_bits_double(pb_get_le64(va)), false);
+		break;
+	case 3:
+		rc = put_str(pp, va, (size_t)(vb - va));
+		break;
+	case 4:
+		rc = varint_at(va) ? put(pp, "true", 4) : put(pp, "false", 5);
+		break;
+	default: {
+		/* Struct or ListValue: a frame of its own, which takes over
+		 * the depth this Value holds. */
+		const struct seg *s = pbj_at(&pp->sc, sl.off);
+		const struct pb_field *kf = field_of(m, kind);
+
+		pp->sc.top = mark;
+		if (kf == NULL || kf->message == NULL)
+			return fail(pp, "google.protobuf.Value without struct_value / list_value");
+		if (push_frame(pp, kind == 5 ? P_STRUCT : P_LIST, kf->message, s, sl.n, counted,
+			       NULL) < 0)
+			return -1;
+		return PUSHED;
+	}
+	}
+	pp->sc.top = mark;
+	if (rc < 0)
+		return rc;
+	if (counted)
+		pp->depth--;
+	return DONE;
+}
+
+static int begin_any(struct pp *pp, const struct seg *segs, uint32_t nsegs, bool counted)
+{
+	const uint8_t *ua = zeros, *ub = zeros, *va = zeros, *vb = zeros;
+	const struct pb_message *inner;
+	char name[512];
+	const uint8_t *slash;
+	size_t n;
+	struct pframe *f;
+	int rc;
+
+	if ((rc = last_field(pp, segs, nsegs, 1, PB_WIRE_LEN, &ua, &ub)) < 0 ||
+	    (rc = last_field(pp, segs, nsegs, 2, PB_WIRE_LEN, &va, &vb)) < 0)
+		return -1;
+	if (ua == ub && va == vb) {
+		if (counted)
+			pp->depth--;
+		return put(pp, "{}", 2);
+	}
+	if (put(pp, "{\"@type\":", 9) < 0 || put_str(pp, ua, (size_t)(ub - ua)) < 0)
+		return -1;
+	slash = memrchr(ua, '/', (size_t)(ub - ua));
+	if (slash != NULL)
+		ua = slash + 1;
+	n = (size_t)(ub - ua);
+	inner = NULL;
+	if (n < sizeof(name) && pp->schema != NULL) {
+		memcpy(name, ua, n);
+		name[n] = '\0';
+		inner = pb_schema_message(pp->schema, name);
+	}
+	if (inner == NULL)
+		return fail(pp, "can not find message descriptor by type_url: %.*s",
+			    (int)(n > 128 ? 128 : n), (const char *)ua);
+	struct seg s = {va, top_level_end(va, vb)};
+
+	if (inner->wkt != PB_WKT_NONE && inner->wkt != PB_WKT_EMPTY) {
+		/* {"@type": ..., "value": <the WKT's JSON>}: a closing frame
+		 * under the value's frame (if it needs one) prints the '}'. */
+		if (push_frame(pp, P_CLOSE, NULL, NULL, 0, counted, NULL) < 0 ||
+		    put(pp, ",\"value\":", 9) < 0)
+			return -1;
+		rc = begin_msg(pp, inner, &s, 1, !is_wrapper(inner->wkt));
+		return rc < 0 ? rc : PUSHED;
+	}
+	if (push_frame(pp, P_MSG, inner, &s, 1, counted, &f) < 0)
+		return -1;
+	f->first = false; /* "@type" is printed: members follow with ',' */
+	return PUSHED;
+}
+
+/*
+ * Print a message value of type m made of segments (one, many when merged,
+ * none for a default): WKTs with a scalar form at once, the rest as a
+ * pushed frame.  `count`: json_format counts this message's depth.
+ */
+static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg *segs,
+		     uint32_t nsegs, bool count)
+{
+	const uint8_t *a, *b;
+	int rc;
+
+	if (count && enter_msg(pp) < 0)
+		return -1;
+	switch (m->wkt) {
+	case PB_WKT_TIMESTAMP:
+	case PB_WKT_DURATION:
+		rc = put_time(pp, m, segs, nsegs);
+		break;
+	case PB_WKT_FIELD_MASK: {
+		size_t mark = pp->sc.top;
+
+		rc = put_field_mask(pp, segs, nsegs);
+		pp->sc.top = mark;
+		break;
+	}
+	case PB_WKT_VALUE:
+		return begin_value(pp, m, segs, nsegs, count);
+	case PB_WKT_ANY:
+		return begin_any(pp, segs, nsegs, count);
+	case PB_WKT_STRUCT:
+	case PB_WKT_LIST_VALUE:
+		if (push_frame(pp, m->wkt == PB_WKT_STRUCT ? P_STRUCT : P_LIST, m, segs, nsegs, count,
+			       NULL) < 0)
+			return -1;
+		return PUSHED;
+	default:
+		if (is_wrapper(m->wkt) && m->nfields >= 1) {
+			const struct pb_field *vf = &m->fields[0];
+
+			rc = last_field(pp, segs, nsegs, 1, vf->wire, &a, &b);
+			if (rc == 1)
+				rc = put_scalar(pp, vf, vf->wire, a, b, false);
+			else if (rc == 0)
+				rc = put_scalar_default(pp, vf, false);
+			break;
+		}
+		if (push_frame(pp, P_MSG, m, segs, nsegs, count, NULL) < 0)
+			return -1;
+		return PUSHED;
+	}
+	if (rc < 0)
+		return rc;
+	if (count)
+		pp->depth--;
+	return DONE;
+}
+
+/* ---- members --------------------------------------------------------------------------------- */
+
+static int put_key(struct pp *pp, struct pframe *f, const struct pb_field *fld)
+{
+	const char *name = pp->opts.use_proto_names ? fld->name : fld->json_name;
+
+	if (!f->first && putc1(pp, ',') < 0)
+		return -1;
+	f->first = false;
+	if (put_str(pp, (const uint8_t *)name, strlen(name)) < 0)
+		return -1;
+	return putc1(pp, ':');
+}
+
+/* emit_defaults prints what json_format's including_default_value_fields
+ * adds: every field but singular messages and oneof members. */
+static int put_default(struct pp *pp, struct pframe *f, const struct pb_field *fld)
+{
+	if (fld->oneof >= 0 || (!fld->repeated && fld->type == PB_TYPE_MESSAGE) ||
+	    fld->type == PB_TYPE_GROUP)
+		return 0;
+	if (put_key(pp, f, fld) < 0)
+		return -1;
+	if (fld->map)
+		return put(pp, "{}", 2);
+	if (fld->repeated)
+		return put(pp, "[]", 2);
+	return put_scalar_default(pp, fld, false);
+}
+
+/* Map entries: the key and the value of one entry (last wins; a message
+ * value merged over its occurrences). */
+struct entry {
+	bool has_key;
+	unsigned kwire;
+	const uint8_t *ka, *kb;
+	struct seglist vals; /* message values */
+	bool has_val;
+	unsigned vwire;
+	const uint8_t *va, *vb;
+};
+
+static int parse_entry(struct pp *pp, const struct pb_message *em, const uint8_t *p,
+		       const uint8_t *end, struct entry *e)
+{
+	const struct pb_field *kf = &em->fields[0], *vf = &em->fields[1];
+	uint32_t num;
+	unsigned wire;
+	const uint8_t *a, *b;
+
+	memset(e, 0, sizeof(*e));
+	while (p < end) {
+		p = read_field(p, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return malformed(pp);
+		if (num == 1 && wire == kf->wire) {
+			e->has_key = true;
+			e->kwire = wire;
+			e->ka = a;
+			e->kb = b;
+		} else if (num == 2 && wire == vf->wire) {
+			e->has_val = true;
+			e->vwire = wire;
+			e->va = a;
+			e->vb = b;
+			if (vf->type == PB_TYPE_MESSAGE && seglist_add(pp, &e->vals, a, b) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* A map key, reduced to what makes two keys equal. */
+struct mkey {
+	uint64_t v;
+	const uint8_t *s;
+	size_t n;
+	uint32_t hash;
+};
+
+static void map_key(const struct pb_field *kf, const struct entry *e, struct mkey *k)
+{
+	uint32_t h = PBJ_HASH_INIT;
+
+	k->s = NULL;
+	k->n = 0;
+	k->v = 0;
+	if (kf->type == PB_TYPE_STRING) {
+		if (e->has_key) {
+			k->s = e->ka;
+			k->n = (size_t)(e->kb - e->ka);
+		}
+		for (size_t i = 0; i < k->n; i++)
+			h = pbj_hash_step(h, k->s[i]);
+	} else {
+		int64_t sv;
+		uint64_t uv, raw = e->has_key ? raw_value(e->kwire, e->ka) : 0;
+
+		if (kf->type == PB_TYPE_BOOL)
+			k->v = raw != 0;
+		else
+			k->v = int_value(kf->type, raw, &sv, &uv) ? (uint64_t)sv : uv;
+		for (int i = 0; i < 8; i++)
+			h = pbj_hash_step(h, (uint8_t)(k->v >> (8 * i)));
+	}
+	k->hash = h;
+}
+
+struct dslot {
+	uint32_t hash;
+	uint32_t idx; /* entry index + 1; 0: empty */
+	const uint8_t *s;
+	size_t n;
+	uint64_t v;
+};
+
+/*
+ * Before printing a map: if a key repeats, mark which entries to print
+ * (the last of each key, as a protobuf map keeps).
+ */
+static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *em)
+{
+	const struct pb_field *kf = &em->fields[0];
+	struct elem_it it;
+	unsigned wire;
+	const uint8_t *a, *b;
+	uint32_t count = 0, cap = 16, i = 0;
+	size_t toff;
+	struct dslot *tab;
+	uint8_t *bits;
+	int rc;
+	bool dup = false;
+
+	elem_init(pp, f, &f->g, &it);
+	while ((rc = elem_next(pp, &it, &wire, &a, &b)) > 0)
+		count++;
+	if (rc < 0)
+		return -1;
+	f->dedup = false;
+	if (count < 2)
+		return 0;
+	while (cap < count * 2)
+		cap *= 2;
+	if (salloc(pp, (size_t)cap * sizeof(struct dslot), &toff) < 0 ||
+	    salloc(pp, count / 8 + 1, &f->keepbits) < 0)
+		return -1;
+	tab = pbj_at(&pp->sc, toff);
+	bits = pbj_at(&pp->sc, f->keepbits);
+	memset(tab, 0, (size_t)cap * sizeof(*tab));
+	memset(bits, 0xff, count / 8 + 1);
+	elem_init(pp, f, &f->g, &it);
+	while (elem_next(pp, &it, &wire, &a, &b) > 0) {
+		struct entry e;
+		struct mkey k;
+		size_t mark = pp->sc.top;
+
+		if (parse_entry(pp, em, a, b, &e) < 0)
+			return -1;
+		pp->sc.top = mark;
+		map_key(kf, &e, &k);
+		for (uint32_t j = k.hash & (cap - 1);; j = (j + 1) & (cap - 1)) {
+			struct dslot *s = &tab[j];
+
+			if (s->idx == 0) {
+				*s = (struct dslot){k.hash, i + 1, k.s, k.n, k.v};
+				break;
+			}
+			if (s->hash == k.hash && s->v == k.v && s->n == k.n &&
+			    (k.n == 0 || memcmp(s->s, k.s, k.n) == 0)) {
+				bits[(s->idx - 1) / 8] &= (uint8_t) ~(1u << ((s->idx - 1) % 8));
+				s->idx = i + 1;
+				dup = true;
+				break;
+			}
+		}
+		i++;
+	}
+	f->dedup = dup;
+	/* Only the bits are needed from here: the table is dropped. */
+	if (dup) {
+		memmove(pbj_at(&pp->sc, toff), bits, count / 8 + 1);
+		f->keepbits = toff;
+		pp->sc.top = toff + count / 8 + 1;
+	} else {
+		pp->sc.top = toff;
+	}
+	return 0;
+}
+
+/* One map entry: key, ':' and the value (a frame may be pushed). */
+static int put_entry(struct pp *pp, struct pframe *f, const struct pb_message *em,
+		     const uint8_t *p, const uint8_t *end)
+{
+	const struct pb_field *kf = &em->fields[0], *vf = &em->fields[1];
+	struct entry e;
+	int rc;
+
+	if (parse_entry(pp, em, p, end, &e) < 0)
+		return -1;
+	if (f->nprinted++ > 0 && putc1(pp, ',') < 0)
+		return -1;
+	rc = e.has_key ? put_scalar(pp, kf, e.kwire, e.ka, e.kb, true)
+		       : put_scalar_default(pp, kf, true);
+	if (rc < 0 || putc1(pp, ':') < 0)
+		return -1;
+	if (vf->type == PB_TYPE_MESSAGE)
+		return begin_msg(pp, vf->message, pbj_at(&pp->sc, e.vals.off), e.vals.n,
+				 f->kind != P_STRUCT);
+	if (vf->type == PB_TYPE_GROUP)
+		return fail(pp, "group fields are not supported");
+	return e.has_val ? put_scalar(pp, vf, e.vwire, e.va, e.vb, false)
+			 : put_scalar_default(pp, vf, false);
+}
+
+/*
+ * Print one field's group in a message.  Sets the frame's state when the
+ * field is a repeated message or a map (continued by the caller), returns
+ * PUSHED when a singular message's frame was pushed.
+ */
+static int put_group(struct pp *pp, struct pframe *f, struct group *g)
+{
+	const struct pb_field *fld = g->f;
+	struct elem_it it;
+	unsigned wire, lw = 0;
+	const uint8_t *a, *b, *la = NULL, *lb = NULL;
+	int rc;
+
+	f->g = *g; /* for error paths */
+	if (fld->type == PB_TYPE_GROUP)
+		return fail(pp, "group fields are not supported");
+	elem_init(pp, f, g, &it);
+	if (fld->map || (fld->repeated && fld->type == PB_TYPE_MESSAGE)) {
+		if (put_key(pp, f, fld) < 0)
+			return -1;
+		f->g = *g;
+		f->it = it;
+		f->index = 0;
+		f->nprinted = 0;
+		if (fld->map) {
+			if (map_dedup(pp, f, fld->message) < 0)
+				return -1;
+			f->map_keep = pp->sc.top;
+			f->state = S_MAP;
+			return putc1(pp, '{');
+		}
+		f->state = S_RMSG;
+		return putc1(pp, '[');
+	}
+	if (fld->repeated) {
+		rc = elem_next_valid(pp, &it, &wire, &a, &b);
+		if (rc <= 0) {
+			if (rc == 0 && pp->opts.emit_defaults)
+				return put_default(pp, f, fld);
+			return rc;
+		}
+		if (put_key(pp, f, fld) < 0 || putc1(pp, '[') < 0)
+			return -1;
+		do {
+			if (put_scalar(pp, fld, wire, a, b, false) < 0)
+				return -1;
+			rc = elem_next_valid(pp, &it, &wire, &a, &b);
+			if (rc > 0 && putc1(pp, ',') < 0)
+				return -1;
+		} while (rc > 0);
+		if (rc < 0)
+			return -1;
+		return putc1(pp, ']');
+	}
+	if (fld->type == PB_TYPE_MESSAGE) {
+		struct seglist sl = {0, 0, 0};
+
+		while ((rc = elem_next(pp, &it, &wire, &a, &b)) > 0) {
+			if (!f->slow) {
+				la = a;
+				lb = b;
+				break; /* canonical: one occurrence */
+			}
+			if (seglist_add(pp, &sl, a, b) < 0)
+				return -1;
+		}
+		if (rc < 0 || put_key(pp, f, fld) < 0)
+			return -1;
+		if (!f->slow) {
+			struct seg s = {la, lb};
+
+			return begin_msg(pp, fld->message, &s, 1, true);
+		}
+		return begin_msg(pp, fld->message, pbj_at(&pp->sc, sl.off), sl.n, true);
+	}
+	/* A singular scalar: the last value counts (earlier strings are
+	 * still checked, as the parser would have read them). */
+	while ((rc = elem_next_valid(pp, &it, &wire, &a, &b)) > 0) {
+		if (fld->type == PB_TYPE_STRING && la != NULL && !pbj_utf8_valid(la, (size_t)(lb - la)))
+			return fail(pp, "invalid UTF-8 in a string");
+		la = a;
+		lb = b;
+		lw = wire;
+	}
+	if (rc < 0)
+		return -1;
+	if (la == NULL || (!fld->has_presence && is_default(fld, lw, la, lb))) {
+		if (pp->opts.emit_defaults)
+			return put_default(pp, f, fld);
+		return 0;
+	}
+	if (put_key(pp, f, fld) < 0)
+		return -1;
+	return put_scalar(pp, fld, lw, la, lb, false);
+}
+
+static int pop(struct pp *pp)
+{
+	struct pframe *f = &pp->frames[pp->nframes - 1];
+
+	if (f->counted)
+		pp->depth--;
+	pp->sc.top = f->mark;
+	pp->nframes--;
+	return 0;
+}
+
+/* Struct and ListValue: their one field (1) is the whole JSON value. */
+static int start_container(struct pp *pp, struct pframe *f)
+{
+	struct group g;
+	int rc = next_group(pp, f, &g);
+
+	if (rc < 0)
+		return -1;
+	f->keep = pp->sc.top;
+	if (rc == 0 || g.f->number != 1) {
+		if (put(pp, f->kind == P_STRUCT ? "{}" : "[]", 2) < 0)
+			return -1;
+		return pop(pp);
+	}
+	f->first = false;
+	f->g = g;
+	elem_init(pp, f, &g, &f->it);
+	f->index = 0;
+	f->nprinted = 0;
+	if (f->kind == P_STRUCT) {
+		if (map_dedup(pp, f, g.f->message) < 0)
+			return -1;
+		f->map_keep = pp->sc.top;
+		f->state = S_MAP;
+		return putc1(pp, '{');
+	}
+	f->state = S_RMSG;
+	return putc1(pp, '[');
+}
+
+/* Advance the top frame until it pushes a child or ends. */
+static int step(struct pp *pp, struct pframe *f)
+{
+	struct group g;
+	unsigned wire;
+	const uint8_t *a, *b;
+	int rc;
+
+	if (f->kind == P_CLOSE) {
+		if (putc1(pp, '}') < 0)
+			return -1;
+		return pop(pp);
+	}
+	if (f->state == S_START) {
+		/* Struct and ListValue messages have their fields resolved
+		 * like any message (merges, unknown fields). */
+		if (scan_msg(pp, f) < 0)
+			return -1;
+		if (f->kind != P_MSG)
+			return start_container(pp, f);
+		f->keep = pp->sc.top;
+		f->state = S_FIELDS;
+		if (f->first && putc1(pp, '{') < 0)
+			return -1;
+	}
+	for (;;) {
+		switch (f->state) {
+		case S_FIELDS:
+			pp->sc.top = f->keep;
+			f->g.f = NULL;
+			rc = next_group(pp, f, &g);
+			if (rc < 0)
+				return -1;
+			if (pp->opts.emit_defaults) {
+				uint32_t upto = rc ? g.fidx : f->m->nfields;
+
+				for (; f->next_fidx < upto; f->next_fidx++)
+					if (put_default(pp, f, &f->m->fields[f->next_fidx]) < 0)
+						return -1;
+				f->next_fidx = upto + 1;
+			}
+			if (rc == 0) {
+				if (putc1(pp, '}') < 0)
+					return -1;
+				return pop(pp);
+			}
+			rc = put_group(pp, f, &g);
+			if (rc < 0)
+				return -1;
+			if (rc == PUSHED)
+				return 0;
+			break;
+		case S_RMSG:
+			rc = elem_next(pp, &f->it, &wire, &a, &b);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				if (putc1(pp, ']') < 0)
+					return -1;
+				if (f->kind == P_LIST)
+					return pop(pp);
+				f->state = S_FIELDS;
+				break;
+			}
+			if (f->index++ > 0 && putc1(pp, ',') < 0)
+				return -1;
+			{
+				struct seg s = {a, b};
+
+				rc = begin_msg(pp, f->g.f->message, &s, 1, f->kind != P_LIST);
+			}
+			if (rc < 0)
+				return -1;
+			if (rc == PUSHED)
+				return 0;
+			break;
+		default: /* S_MAP */
+			pp->sc.top = f->map_keep;
+			rc = elem_next(pp, &f->it, &wire, &a, &b);
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				if (putc1(pp, '}') < 0)
+					return -1;
+				if (f->kind == P_STRUCT)
+					return pop(pp);
+				f->state = S_FIELDS;
+				break;
+			}
+			f->index++;
+			if (f->dedup) {
+				const uint8_t *bits = pbj_at(&pp->sc, f->keepbits);
+				uint32_t i = f->index - 1;
+
+				if (!(bits[i / 8] & (1u << (i % 8))))
+					break;
+			}
+			rc = put_entry(pp, f, f->g.f->message, a, b);
+			if (rc < 0)
+				return -1;
+			if (rc == PUSHED)
+				return 0;
+			break;
+		}
+	}
+}
+
+int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
+		     const uint8_t *data, size_t len, const struct pb_json_print_opts *opts,
+		     struct pb_buf *out, struct pb_json_error *err)
+{
+	struct pp ctx, *pp = &ctx;
+	struct seg s = {data, data + len};
+	size_t before = out->len;
+	int rc;
+
+	pp->out = out;
+	pp->schema = schema;
+	if (opts != NULL)
+		pp->opts = *opts;
+	else
+		memset(&pp->opts, 0, sizeof(pp->opts));
+	pp->err = err;
+	pp->depth = 0;
+	pp->nframes = 0;
+	pp->sc.base = pp->sc_inline;
+	pp->sc.top = 0;
+	pp->sc.cap = sizeof(pp->sc_inline);
+	pp->sc.heap = NULL;
+	pp->sc.limit = out->limit;
+	if (err != NULL) {
+		err->path[0] = err->message[0] = '\0';
+		err->offset = 0;
+	}
+	if (data == NULL)
+		s.p = s.end = zeros;
+	s.end = top_level_end(s.p, s.end);
+	rc = begin_msg(pp, m, &s, 1, true);
+	while (rc >= 0 && pp->nframes > 0)
+		rc = step(pp, &pp->frames[pp->nframes - 1]);
+	pbj_scratch_free(&pp->sc);
+	if (rc < 0) {
+		out->len = before;
+		return rc;
+	}
+	return 0;
+}
