@@ -8,6 +8,7 @@
  *   query params ──────────┘    metadata ◄── headers        status ─────► HTTP status + error JSON
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,8 @@
 
 /* Metadata entries and their bytes per call: generous for real traffic,
  * and a hard bound on what a client can make us forward. */
-#define GW_META_MAX 64
-#define GW_META_STORE 8192
+#define GW_META_MAX     64
+#define GW_META_STORE   8192
 #define GW_RESP_HEADERS 2048
 
 enum gw_stream_mode { GW_UNARY, GW_NDJSON, GW_SSE };
@@ -38,17 +39,19 @@ struct gw_call {
 	const struct gw_api_route *route;
 	const struct pb_schema *schema;
 	struct pb_buf out; /* JSON of the reply (unary) or of one message */
-	struct hpack_header meta[GW_META_MAX];
 	size_t nmeta;
-	char store[GW_META_STORE];
 	size_t store_used;
-	char resp_headers[GW_RESP_HEADERS]; /* "Name: value\r\n" lines */
 	size_t resp_headers_len;
 	uint8_t mode; /* enum gw_stream_mode */
 	bool stream_started;
 	bool failed; /* answered locally; the call was cancelled */
 	unsigned messages;
 	struct ring_defer free_later;
+	/* The buffers below are filled front to back and never read past
+	 * their counts, so a new call zeroes only what is above. */
+	struct hpack_header meta[GW_META_MAX];
+	char store[GW_META_STORE];
+	char resp_headers[GW_RESP_HEADERS]; /* "Name: value\r\n" lines */
 };
 
 static const struct grpc_call_ops call_ops;
@@ -122,9 +125,11 @@ static bool header_allowed(char *const *rules, unsigned n, const char *name, siz
 static bool header_reserved(const char *name, size_t len)
 {
 	static const char *const reserved[] = {
-		"connection", "content-length", "content-type", "host",    "keep-alive",
-		"te",         "trailer",        "upgrade",      "transfer-encoding",
-		"proxy-connection",
+		"connection",        "content-length",
+		"content-type",      "host",
+		"keep-alive",        "te",
+		"trailer",           "upgrade",
+		"transfer-encoding", "proxy-connection",
 	};
 	if (len >= 5 && strncasecmp(name, "grpc-", 5) == 0)
 		return true;
@@ -303,8 +308,7 @@ static bool wire_next(const uint8_t **pp, const uint8_t *end, struct wire_field 
 		f->len = (size_t)v;
 		p += v;
 		break;
-	default:
-		return false; /* groups never appear in what we transcode */
+	default: return false; /* groups never appear in what we transcode */
 	}
 	*pp = p;
 	return true;
@@ -352,10 +356,13 @@ static void append_details(struct gw_call *g, struct pb_buf *b, const uint8_t *p
 		}
 		struct pb_buf inner = {0};
 		struct pb_json_error jerr;
-		struct pb_json_print_opts po = {.use_proto_names = g->route->transcode.use_proto_names,
+		struct pb_json_print_opts po = {.use_proto_names =
+							g->route->transcode.use_proto_names,
 						.enums_as_ints = g->route->transcode.enums_as_ints};
-		if (m && pb_proto_to_json(g->schema, m, val ? val : (const uint8_t *)"", val_len, &po,
-					  &inner, &jerr) == 0 && inner.len >= 2) {
+		if (m &&
+		    pb_proto_to_json(g->schema, m, val ? val : (const uint8_t *)"", val_len, &po,
+				     &inner, &jerr) == 0 &&
+		    inner.len >= 2) {
 			if (m->wkt != PB_WKT_NONE) {
 				json_lit(b, ",\"value\":");
 				if (pb_buf_ensure(b, inner.len) == 0) {
@@ -468,7 +475,8 @@ static int reply_json(struct gw_call *g, const uint8_t *p, size_t n, struct pb_b
 			if (!first)
 				json_lit(out, ",");
 			first = false;
-			ret = pb_proto_to_json(g->schema, last->message, f.val, f.len, &po, out, err);
+			ret = pb_proto_to_json(g->schema, last->message, f.val, f.len, &po, out,
+					       err);
 		}
 		json_lit(out, "]");
 	} else {
@@ -481,8 +489,8 @@ static int reply_json(struct gw_call *g, const uint8_t *p, size_t n, struct pb_b
 			}
 		}
 		ret = pb_proto_to_json(g->schema, last->message,
-				       next.data ? next.data : (const uint8_t *)"", next.len, &po, out,
-				       err);
+				       next.data ? next.data : (const uint8_t *)"", next.len, &po,
+				       out, err);
 	}
 	pb_buf_free(&cur);
 	pb_buf_free(&next);
@@ -538,7 +546,7 @@ static void fail_bad_reply(struct gw_call *g, const struct pb_json_error *err)
 static void on_message(struct grpc_call *c, const uint8_t *p, size_t n)
 {
 	struct gw_call *g = container_of(c, struct gw_call, call);
-	struct pb_json_error err;
+	struct pb_json_error err = {.path = "", .message = ""};
 	if (g->mode == GW_UNARY) {
 		if (g->messages++ > 0) {
 			snprintf(err.path, sizeof(err.path), "%s", "");
@@ -704,10 +712,11 @@ static int apply_query_param(struct gw_call *g, const struct http_route_match *m
 		if (m->captures[i].field.len == cl &&
 		    memcmp(m->captures[i].field.base, canon, cl) == 0)
 			return 1;
-	struct pb_json_error err;
-	int ret = map_key ? pb_set_map_entry_from_text(r->method->input, canon, cl, map_key,
-						       map_key_len, val, vlen, req, &err)
-			  : pb_set_field_from_text(r->method->input, canon, cl, val, vlen, req, &err);
+	struct pb_json_error err = {.path = "", .message = ""};
+	int ret =
+		map_key ? pb_set_map_entry_from_text(r->method->input, canon, cl, map_key,
+						     map_key_len, val, vlen, req, &err)
+			: pb_set_field_from_text(r->method->input, canon, cl, val, vlen, req, &err);
 	if (ret != 0) {
 		char what[300];
 		snprintf(what, sizeof(what), "query parameter '%.*s'", (int)klen, key);
@@ -729,7 +738,7 @@ static int build_request(struct gw_call *g, struct http_exchange *x,
 			 const struct http_route_match *m, struct pb_buf *req)
 {
 	const struct gw_api_route *r = g->route;
-	struct pb_json_error err;
+	struct pb_json_error err = {.path = "", .message = ""};
 	struct pb_json_parse_opts po = {.ignore_unknown_fields = r->transcode.allow_unknown_fields};
 
 	if (r->body_kind != GW_BODY_NONE) {
@@ -750,7 +759,8 @@ static int build_request(struct gw_call *g, struct http_exchange *x,
 			bad_field(g, "invalid JSON body", &err);
 			return -1;
 		}
-		if (r->body_kind == GW_BODY_FIELD && wrap_in_fields(req, r->body_path, r->body_depth) < 0) {
+		if (r->body_kind == GW_BODY_FIELD &&
+		    wrap_in_fields(req, r->body_path, r->body_depth) < 0) {
 			reject(g, 503, "out of memory");
 			return -1;
 		}
@@ -799,7 +809,8 @@ static int build_request(struct gw_call *g, struct http_exchange *x,
 					reject(g, 400, "malformed percent-encoding in the query");
 					return -1;
 				}
-				if (apply_query_param(g, m, kbuf, (size_t)kl, vbuf, (size_t)vl, req) < 0)
+				if (apply_query_param(g, m, kbuf, (size_t)kl, vbuf, (size_t)vl,
+						      req) < 0)
 					return -1;
 			}
 			q = amp ? amp + 1 : qend;
@@ -838,7 +849,9 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 		   const struct http_route_match *m)
 {
 	const struct gw_config *cfg = w->rt->cfg;
-	struct gw_call *g = calloc(1, sizeof(*g));
+	struct gw_call *g = malloc(sizeof(*g));
+	if (g)
+		memset(g, 0, offsetof(struct gw_call, meta));
 	if (!g) {
 		http_respond_error(x, 503, (http_slice){0}, "out of memory");
 		return;
@@ -857,7 +870,8 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 		    http_slice_ieq(h->name, cfg->timeout_header)) {
 			uint64_t ms;
 			if (!parse_duration_ms(h->value.base, h->value.len, &ms) || ms == 0) {
-				reject(g, 400, "malformed timeout header (expected e.g. 250ms, 5s)");
+				reject(g, 400,
+				       "malformed timeout header (expected e.g. 250ms, 5s)");
 				call_free(g);
 				return;
 			}
@@ -896,8 +910,8 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 		.nmetadata = g->nmeta,
 	};
 	x->user = g;
-	grpc_call_start(&w->upstreams[route->upstream], &g->call, &params, &call_ops,
-			req.data, req.len, true);
+	grpc_call_start(&w->upstreams[route->upstream], &g->call, &params, &call_ops, req.data,
+			req.len, true);
 	pb_buf_free(&req);
 }
 

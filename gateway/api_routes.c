@@ -13,8 +13,7 @@ static const char *const verb_names[] = {"GET", "PUT", "POST", "DELETE", "PATCH"
 
 /* Which upstream serves `service`: an exact binding, then "*", then the
  * only upstream there is. */
-static int upstream_for(const struct gw_config *cfg, const char *service, char *err,
-			size_t errlen)
+static int upstream_for(const struct gw_config *cfg, const char *service, char *err, size_t errlen)
 {
 	const char *name = NULL;
 	for (unsigned i = 0; i < cfg->nbindings && !name; i++)
@@ -43,8 +42,8 @@ static int upstream_for(const struct gw_config *cfg, const char *service, char *
  * singular message field; the last must be a message field (repeated
  * allowed when allow_repeated).  Returns the depth or -1.
  */
-static int resolve_path(const struct pb_message *m, const char *path,
-			const struct pb_field **out, bool allow_repeated, char *why, size_t whylen)
+static int resolve_path(const struct pb_message *m, const char *path, const struct pb_field **out,
+			bool allow_repeated, char *why, size_t whylen)
 {
 	unsigned depth = 0;
 	const char *p = path;
@@ -62,10 +61,12 @@ static int resolve_path(const struct pb_message *m, const char *path,
 			return -1;
 		}
 		bool last = dot == NULL;
-		if (f->type != PB_TYPE_MESSAGE || f->map || (f->repeated && !(last && allow_repeated))) {
+		if (f->type != PB_TYPE_MESSAGE || f->map ||
+		    (f->repeated && !(last && allow_repeated))) {
 			snprintf(why, whylen,
 				 "field '%.*s' of %s must be a %smessage field to carry a body",
-				 (int)len, p, m->full_name, last && allow_repeated ? "" : "singular ");
+				 (int)len, p, m->full_name,
+				 last && allow_repeated ? "" : "singular ");
 			return -1;
 		}
 		out[depth++] = f;
@@ -144,7 +145,8 @@ int gw_api_build(const struct gw_config *cfg, struct gw_api *api, char *err, siz
 	memset(api, 0, sizeof(*api));
 	if (cfg->ndescriptors == 0) {
 		if (cfg->nroutes) {
-			snprintf(err, errlen, "routes are configured but no descriptors are loaded");
+			snprintf(err, errlen,
+				 "routes are configured but no descriptors are loaded");
 			return -1;
 		}
 		return 0;
@@ -177,8 +179,9 @@ int gw_api_build(const struct gw_config *cfg, struct gw_api *api, char *err, siz
 			const struct pb_method *pm = &ps->methods[k];
 			for (unsigned j = 0; j < pm->nrules; j++) {
 				const struct pb_http_rule *hr = &pm->rules[j];
-				const char *verb = hr->verb == PB_HTTP_CUSTOM ? hr->custom_method
-									     : verb_names[hr->verb];
+				const char *verb = hr->verb == PB_HTTP_CUSTOM
+							   ? hr->custom_method
+							   : verb_names[hr->verb];
 				if (add_route(api, cfg, pm, verb, hr->path, hr->body,
 					      hr->response_body, 0, &cfg->transcode, err,
 					      errlen) < 0) {
@@ -193,8 +196,8 @@ int gw_api_build(const struct gw_config *cfg, struct gw_api *api, char *err, siz
 		const struct pb_method *pm = find_method(api->schema, rc->grpc_method);
 		char where[96] = "";
 		if (rc->origin.file)
-			snprintf(where, sizeof(where), "%s:%u:%u: ", rc->origin.file, rc->origin.line,
-				 rc->origin.column);
+			snprintf(where, sizeof(where), "%s:%u:%u: ", rc->origin.file,
+				 rc->origin.line, rc->origin.column);
 		if (!pm) {
 			snprintf(err, errlen, "%sroute %s %s: no gRPC method %s in the descriptors",
 				 where, rc->method, rc->path, rc->grpc_method);
@@ -230,7 +233,8 @@ int gw_api_build(const struct gw_config *cfg, struct gw_api *api, char *err, siz
 			snprintf(err, errlen, "routes conflict: %s (%s) and %s (%s)",
 				 api->routes[rerr.other].label,
 				 api->routes[rerr.other].method->grpc_path,
-				 api->routes[rerr.route].label, api->routes[rerr.route].method->grpc_path);
+				 api->routes[rerr.route].label,
+				 api->routes[rerr.route].method->grpc_path);
 		else if (rerr.route >= 0)
 			snprintf(err, errlen, "%s (%s): %s", api->routes[rerr.route].label,
 				 api->routes[rerr.route].method->grpc_path, rerr.msg);

@@ -22,12 +22,14 @@ static const char usage_text[] =
 	"REST/JSON-to-gRPC gateway: one pinned io_uring worker per core.\n"
 	"\n"
 	"Options:\n"
-	"  --config FILE            YAML configuration (examples/ringgate.yaml documents every key);\n"
+	"  --config FILE            YAML configuration (examples/ringgate.yaml documents every "
+	"key);\n"
 	"                           options given on the command line override the file\n"
 	"  --listen HOST:PORT       address to serve HTTP on (repeatable; default 0.0.0.0:8080;\n"
 	"                           port 0 picks a free port, logged at start)\n"
 	"  --workers N              worker threads (default: one per CPU we may run on)\n"
-	"  --cpus LIST              CPUs to pin workers to, e.g. 0-3,6 (default: the affinity mask)\n"
+	"  --cpus LIST              CPUs to pin workers to, e.g. 0-3,6 (default: the affinity "
+	"mask)\n"
 	"  --descriptors FILE[,FILE] FileDescriptorSet files (protoc --include_imports\n"
 	"                           --descriptor_set_out): serve their google.api.http routes\n"
 	"  --upstream HOST:PORT[,HOST:PORT]  the gRPC backend for every service\n"
@@ -40,7 +42,8 @@ static const char usage_text[] =
 	"  --max-body BYTES         largest request body (default 1048576)\n"
 	"  --max-header-bytes BYTES largest request head (default 16384)\n"
 	"  --max-headers N          most header fields (default 100)\n"
-	"  --drain-timeout SEC      on SIGTERM, how long in-flight requests may finish (default 30)\n"
+	"  --drain-timeout SEC      on SIGTERM, how long in-flight requests may finish (default "
+	"30)\n"
 	"  --buffers N              receive buffers per worker, a power of two (default 2048)\n"
 	"  --buffer-size BYTES      bytes per receive buffer (default 8192)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
@@ -321,8 +324,7 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_CONFIG:
-			break; /* loaded above */
+		case OPT_CONFIG: break; /* loaded above */
 		case OPT_LISTEN:
 			if (!cli_listen) {
 				/* Listen addresses on the command line replace the file's. */
@@ -408,7 +410,7 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 			cfg->drain_timeout_ms = (unsigned)(v * 1000);
 			break;
 		case OPT_BUFFERS:
-			if (parse_num("buffers", optarg, 16, 32768, &v) )
+			if (parse_num("buffers", optarg, 16, 32768, &v))
 				return GW_CLI_EXIT_BAD;
 			if (v & (v - 1)) {
 				bad("buffers", optarg, "expected a power of two from 16 to 32768");
@@ -427,15 +429,9 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 				return GW_CLI_EXIT_BAD;
 			}
 			break;
-		case OPT_CHECK:
-			cfg->check_only = true;
-			break;
-		case OPT_VERSION:
-			printf("ringgate %s\n", RINGGATE_VERSION);
-			return GW_CLI_EXIT_OK;
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			return GW_CLI_EXIT_OK;
+		case OPT_CHECK: cfg->check_only = true; break;
+		case OPT_VERSION: printf("ringgate %s\n", RINGGATE_VERSION); return GW_CLI_EXIT_OK;
+		case OPT_HELP: fputs(usage_text, stdout); return GW_CLI_EXIT_OK;
 		case ':':
 			fprintf(stderr, "ringgate: option '%s' needs a value (see --help)\n",
 				argv[optind - 1]);
@@ -471,7 +467,9 @@ int gw_config_finish(struct gw_config *cfg)
 		long online = sysconf(_SC_NPROCESSORS_CONF);
 		for (unsigned i = 0; i < cfg->ncpus; i++) {
 			if (online > 0 && cfg->cpus[i] >= online) {
-				fprintf(stderr, "ringgate: --cpus: CPU %d does not exist (this machine has %ld)\n",
+				fprintf(stderr,
+					"ringgate: --cpus: CPU %d does not exist (this machine has "
+					"%ld)\n",
 					cfg->cpus[i], online);
 				return -1;
 			}

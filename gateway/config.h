@@ -13,13 +13,13 @@
 #include "grpc/upstream.h"
 #include "http/h1_server.h"
 
-#define GW_MAX_WORKERS 1024
-#define GW_MAX_LISTENERS 16
-#define GW_MAX_STATIC 64
-#define GW_MAX_UPSTREAMS 32
-#define GW_MAX_DESCRIPTORS 64
-#define GW_MAX_BINDINGS 256
-#define GW_MAX_ROUTES 1024
+#define GW_MAX_WORKERS      1024
+#define GW_MAX_LISTENERS    16
+#define GW_MAX_STATIC       64
+#define GW_MAX_UPSTREAMS    32
+#define GW_MAX_DESCRIPTORS  64
+#define GW_MAX_BINDINGS     256
+#define GW_MAX_ROUTES       1024
 #define GW_MAX_HEADER_RULES 64
 
 /* A direct response: a path answered with a file's bytes (like nginx's
@@ -38,10 +38,10 @@ struct gw_origin {
 
 /* JSON rendering and parsing options (global, or per route). */
 struct gw_transcode_opts {
-	bool emit_defaults;         /* print fields at their default value */
-	bool use_proto_names;       /* "display_name" rather than "displayName" */
-	bool enums_as_ints;         /* print enums as numbers */
-	bool allow_unknown_fields;  /* ignore unknown JSON fields instead of 400 */
+	bool emit_defaults;        /* print fields at their default value */
+	bool use_proto_names;      /* "display_name" rather than "displayName" */
+	bool enums_as_ints;        /* print enums as numbers */
+	bool allow_unknown_fields; /* ignore unknown JSON fields instead of 400 */
 };
 
 /* Which upstream serves a gRPC service ("*" matches every service). */

@@ -204,13 +204,11 @@ static int syntax_error(struct yctx *c, const yaml_parser_t *p)
 {
 	const char *problem = p->problem ? p->problem : "unknown error";
 	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return fail_at(c, 0, 0, "out of memory while reading the file");
+	case YAML_MEMORY_ERROR: return fail_at(c, 0, 0, "out of memory while reading the file");
 	case YAML_READER_ERROR:
 		return fail_at(c, 0, 0, "cannot read the file as UTF-8 text: %s at byte %zu",
 			       problem, p->problem_offset);
-	default:
-		break;
+	default: break;
 	}
 	if (p->context)
 		return fail_at(c, (unsigned)p->problem_mark.line + 1,
@@ -274,19 +272,14 @@ static int load_tree(struct yctx *c, FILE *f, struct ynode **root)
 				n->text[n->len] = '\0';
 			}
 			break;
-		case YAML_SEQUENCE_START_EVENT:
-			n = ynode_new(Y_SEQ, ev.start_mark);
-			break;
-		case YAML_MAPPING_START_EVENT:
-			n = ynode_new(Y_MAP, ev.start_mark);
-			break;
+		case YAML_SEQUENCE_START_EVENT: n = ynode_new(Y_SEQ, ev.start_mark); break;
+		case YAML_MAPPING_START_EVENT: n = ynode_new(Y_MAP, ev.start_mark); break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
 			assert(depth > 0);
 			depth--;
 			break;
-		default:
-			break;
+		default: break;
 		}
 		bool is_node = ev.type == YAML_SCALAR_EVENT ||
 			       ev.type == YAML_SEQUENCE_START_EVENT ||
@@ -774,10 +767,8 @@ static int apply_field(struct yctx *c, const struct field *f, const struct ynode
 		memcpy((char *)base + f->off, s, strlen(s) + 1);
 		return 0;
 	}
-	case F_MAP:
-		return apply_map(c, v, f->sub, (char *)base + f->off);
-	case F_CUSTOM:
-		return f->fn(c, v, base);
+	case F_MAP: return apply_map(c, v, f->sub, (char *)base + f->off);
+	case F_CUSTOM: return f->fn(c, v, base);
 	}
 	return -1;
 }

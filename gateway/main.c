@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include "gateway/worker.h"
 
 #define LISTEN_BACKLOG 4096
+/* After the drain deadline, how long workers get to close their sockets. */
+#define GW_STOP_GRACE_MS 10000u
 
 /* Connections need descriptors; the default soft limit of 1024 would cap
  * a gateway far below its job. */
@@ -32,7 +35,8 @@ static void raise_nofile(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			gw_log(GW_LOG_WARN, "cannot raise the open-file limit: %s", strerror(errno));
+			gw_log(GW_LOG_WARN, "cannot raise the open-file limit: %s",
+			       strerror(errno));
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		gw_log(GW_LOG_DEBUG, "open-file limit %llu", (unsigned long long)rl.rlim_cur);
@@ -71,8 +75,8 @@ static int open_listeners(const struct gw_config *cfg, struct worker *workers, u
 			const char *why;
 			int fd = ring_listen_tcp(addr, LISTEN_BACKLOG, &why);
 			if (fd < 0) {
-				fprintf(stderr, "ringgate: --listen %s: %s: %s\n", cfg->listen[l], why,
-					strerror(-fd));
+				fprintf(stderr, "ringgate: --listen %s: %s: %s\n", cfg->listen[l],
+					why, strerror(-fd));
 				return -1;
 			}
 			if (i == 0)
@@ -89,10 +93,11 @@ static int check_listen_syntax(const struct gw_config *cfg)
 	for (unsigned l = 0; l < cfg->nlisten; l++) {
 		const char *a = cfg->listen[l];
 		const char *colon = strrchr(a, ':');
-		if (!colon || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		if (!colon || colon[1] == '\0' ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
 		    atoi(colon + 1) > 65535) {
-			fprintf(stderr, "ringgate: --listen '%s': expected HOST:PORT (port 0-65535)\n",
-				a);
+			fprintf(stderr,
+				"ringgate: --listen '%s': expected HOST:PORT (port 0-65535)\n", a);
 			return -1;
 		}
 	}
@@ -103,12 +108,9 @@ int main(int argc, char **argv)
 {
 	static struct gw_config cfg;
 	switch (gw_config_from_args(&cfg, argc, argv)) {
-	case GW_CLI_EXIT_OK:
-		return 0;
-	case GW_CLI_EXIT_BAD:
-		return GW_EXIT_CONFIG;
-	case GW_CLI_RUN:
-		break;
+	case GW_CLI_EXIT_OK: return 0;
+	case GW_CLI_EXIT_BAD: return GW_EXIT_CONFIG;
+	case GW_CLI_RUN: break;
 	}
 	gw_log_threshold = cfg.log_level;
 	if (gw_config_finish(&cfg) < 0 || check_listen_syntax(&cfg) < 0) {
@@ -170,7 +172,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.workers; i++) {
 		int ret = gw_worker_spawn(&rt.workers[i]);
 		if (ret < 0) {
-			fprintf(stderr, "ringgate: cannot start worker %u: %s\n", i, strerror(-ret));
+			fprintf(stderr, "ringgate: cannot start worker %u: %s\n", i,
+				strerror(-ret));
 			return 1;
 		}
 	}
@@ -201,13 +204,15 @@ int main(int argc, char **argv)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			gw_log(GW_LOG_INFO, "SIGHUP: nothing to reload (configuration comes from the "
-					    "command line)");
+			gw_log(GW_LOG_INFO,
+			       "SIGHUP: nothing to reload (configuration comes from the "
+			       "command line)");
 			continue;
 		}
 		stops++;
 		if (stops == 1) {
-			gw_log(GW_LOG_INFO, "%s: draining (up to %u ms); send again to stop at once",
+			gw_log(GW_LOG_INFO,
+			       "%s: draining (up to %u ms); send again to stop at once",
 			       strsignal(sig), cfg.drain_timeout_ms);
 			for (unsigned i = 0; i < cfg.workers; i++)
 				gw_worker_signal(&rt.workers[i], GW_CTL_DRAIN);
@@ -215,14 +220,30 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Wait for the drain, still answering a second signal with abort. */
+	/* Wait for the drain, still answering a second signal with abort.
+	 * Workers that outlive the deadline by far are stuck: a gateway must
+	 * not hang its supervisor, so it exits anyway. */
 	unsigned running = cfg.workers;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (running) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long long waited_ms =
+			(now.tv_sec - t0.tv_sec) * 1000LL + (now.tv_nsec - t0.tv_nsec) / 1000000LL;
+		if (waited_ms > (long long)cfg.drain_timeout_ms + GW_STOP_GRACE_MS) {
+			gw_log(GW_LOG_ERROR,
+			       "%u workers did not stop %u ms after the drain deadline; "
+			       "exiting",
+			       running, GW_STOP_GRACE_MS);
+			_exit(1);
+		}
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
 		siginfo_t si;
 		int sig = sigtimedwait(&sigs, &si, &ts);
 		if (sig == SIGTERM || sig == SIGINT) {
-			gw_log(GW_LOG_WARN, "%s again: closing all connections now", strsignal(sig));
+			gw_log(GW_LOG_WARN, "%s again: closing all connections now",
+			       strsignal(sig));
 			for (unsigned i = 0; i < cfg.workers; i++)
 				if (rt.workers[i].ctl_fd >= 0)
 					gw_worker_signal(&rt.workers[i], GW_CTL_ABORT);

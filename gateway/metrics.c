@@ -114,7 +114,11 @@ static void render_upstreams(const struct gw_runtime *rt, struct sbuf *b)
 				const struct worker *wk = &rt->workers[w];
 				if (u >= wk->nupstreams || !wk->upstreams)
 					continue;
-				const uint64_t *f = (const uint64_t *)(const void *)((const char *)&wk->upstreams[u].stats + stats[k].off);
+				const uint64_t *f =
+					(const uint64_t *)(const void *)((const char *)&wk
+										 ->upstreams[u]
+										 .stats +
+									 stats[k].off);
 				v += __atomic_load_n(f, __ATOMIC_RELAXED);
 			}
 			sb_printf(b, "%s%s{upstream=\"", stats[k].name,
@@ -123,8 +127,9 @@ static void render_upstreams(const struct gw_runtime *rt, struct sbuf *b)
 			sb_printf(b, "\"} %llu\n", (unsigned long long)v);
 		}
 	}
-	sb_printf(b, "# HELP ringgate_upstream_calls_in_flight gRPC calls started and not finished.\n"
-		     "# TYPE ringgate_upstream_calls_in_flight gauge\n");
+	sb_printf(b,
+		  "# HELP ringgate_upstream_calls_in_flight gRPC calls started and not finished.\n"
+		  "# TYPE ringgate_upstream_calls_in_flight gauge\n");
 	for (unsigned u = 0; u < cfg->nupstreams; u++) {
 		uint64_t started = 0, finished = 0;
 		for (unsigned w = 0; w < rt->nworkers; w++) {
@@ -194,13 +199,15 @@ long gw_metrics_render(const struct gw_runtime *rt, char **out)
 	if (!b.p)
 		return -1;
 
-	sb_printf(&b, "# HELP ringgate_connections_open Client connections currently open.\n"
-		      "# TYPE ringgate_connections_open gauge\n"
-		      "ringgate_connections_open %llu\n",
+	sb_printf(&b,
+		  "# HELP ringgate_connections_open Client connections currently open.\n"
+		  "# TYPE ringgate_connections_open gauge\n"
+		  "ringgate_connections_open %llu\n",
 		  (unsigned long long)(sum.conn_accepted - sum.conn_closed));
-	sb_printf(&b, "# HELP ringgate_connections_accepted_total Client connections accepted.\n"
-		      "# TYPE ringgate_connections_accepted_total counter\n"
-		      "ringgate_connections_accepted_total %llu\n",
+	sb_printf(&b,
+		  "# HELP ringgate_connections_accepted_total Client connections accepted.\n"
+		  "# TYPE ringgate_connections_accepted_total counter\n"
+		  "ringgate_connections_accepted_total %llu\n",
 		  (unsigned long long)sum.conn_accepted);
 	sb_printf(&b,
 		  "# HELP ringgate_connections_rejected_total Connections refused over "
@@ -236,17 +243,20 @@ long gw_metrics_render(const struct gw_runtime *rt, char **out)
 		      "by kind.\n# TYPE ringgate_http_parse_errors_total counter\n");
 	for (int k = HTTP_E_METHOD; k < HTTP_E_COUNT_; k++)
 		sb_printf(&b, "ringgate_http_parse_errors_total{kind=\"%s\"} %llu\n",
-			  http_error_name((enum http_error)k), (unsigned long long)sum.parse_errors[k]);
+			  http_error_name((enum http_error)k),
+			  (unsigned long long)sum.parse_errors[k]);
 
 	sb_printf(&b, "# HELP ringgate_http_timeouts_total Connections closed by a timeout, by "
 		      "kind.\n# TYPE ringgate_http_timeouts_total counter\n");
 	for (int k = 0; k < H1_TIMEOUT_COUNT_; k++)
 		sb_printf(&b, "ringgate_http_timeouts_total{kind=\"%s\"} %llu\n",
-			  h1_timeout_name((enum h1_timeout_kind)k), (unsigned long long)sum.timeouts[k]);
+			  h1_timeout_name((enum h1_timeout_kind)k),
+			  (unsigned long long)sum.timeouts[k]);
 
-	sb_printf(&b, "# HELP ringgate_http_response_bytes_total Response bytes queued.\n"
-		      "# TYPE ringgate_http_response_bytes_total counter\n"
-		      "ringgate_http_response_bytes_total %llu\n",
+	sb_printf(&b,
+		  "# HELP ringgate_http_response_bytes_total Response bytes queued.\n"
+		  "# TYPE ringgate_http_response_bytes_total counter\n"
+		  "ringgate_http_response_bytes_total %llu\n",
 		  (unsigned long long)sum.bytes_out);
 
 	sb_printf(&b, "# HELP ringgate_grpc_calls_total Upstream gRPC calls by final status.\n"

@@ -28,7 +28,7 @@ struct gw_metrics {
 	uint64_t parse_errors[HTTP_E_COUNT_];
 	uint64_t timeouts[H1_TIMEOUT_COUNT_];
 	uint64_t bytes_out;
-	uint64_t grpc_codes[17]; /* final status of upstream calls, by code */
+	uint64_t grpc_codes[17];     /* final status of upstream calls, by code */
 	uint64_t (*route_status)[6]; /* [api route][status class], owned by the worker */
 } __attribute__((aligned(64)));
 

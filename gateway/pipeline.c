@@ -43,8 +43,8 @@ static enum gw_phase_result route_api(struct gw_request *r)
 	int mlen = x->req.method_name.len > 20 ? 20 : (int)x->req.method_name.len;
 	if (st == HTTP_ROUTE_METHOD_NOT_ALLOWED) {
 		char allow[256] = "Allow: ";
-		size_t n = 7 + http_router_allow(api->router, &r->match, allow + 7,
-						 sizeof(allow) - 9);
+		size_t n =
+			7 + http_router_allow(api->router, &r->match, allow + 7, sizeof(allow) - 9);
 		if (n > sizeof(allow) - 3)
 			n = sizeof(allow) - 3;
 		memcpy(allow + n, "\r\n", 3);
@@ -105,9 +105,7 @@ static enum gw_phase_result phase_handle(struct gw_request *r)
 		http_respond(r->x, 200, "application/json", (http_slice){0},
 			     (struct http_body_ref){healthy, sizeof(healthy) - 1, true});
 		break;
-	case GW_ROUTE_METRICS:
-		handle_metrics(r);
-		break;
+	case GW_ROUTE_METRICS: handle_metrics(r); break;
 	case GW_ROUTE_STATIC:
 		/* The snapshot outlives every request that started on it, so
 		 * the body is queued by reference. */

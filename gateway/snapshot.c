@@ -92,8 +92,7 @@ void gw_snapshot_free(struct gw_snapshot *s)
 	free(s);
 }
 
-const struct gw_route *gw_snapshot_route(const struct gw_snapshot *s, const char *path,
-					 size_t len)
+const struct gw_route *gw_snapshot_route(const struct gw_snapshot *s, const char *path, size_t len)
 {
 	/* A handful of admin and direct routes: a scan beats hashing.  The
 	 * descriptor-driven routes get a compiled matcher of their own. */

@@ -32,7 +32,7 @@ struct gw_route {
 struct gw_snapshot {
 	struct gw_route *routes; /* exact paths: admin and direct responses */
 	unsigned nroutes;
-	struct gw_api api;       /* descriptors, REST -> gRPC routes */
+	struct gw_api api; /* descriptors, REST -> gRPC routes */
 };
 
 /* Build from cfg; on failure returns -1 with a message naming the file. */
@@ -41,7 +41,6 @@ int gw_snapshot_build(const struct gw_config *cfg, struct gw_snapshot **out, cha
 void gw_snapshot_free(struct gw_snapshot *s);
 
 /* Exact-path lookup (query string excluded). */
-const struct gw_route *gw_snapshot_route(const struct gw_snapshot *s, const char *path,
-					 size_t len);
+const struct gw_route *gw_snapshot_route(const struct gw_snapshot *s, const char *path, size_t len);
 
 #endif

@@ -233,8 +233,9 @@ static void *worker_main(void *arg)
 	}
 	if (w->id == 0) {
 		gw_log(GW_LOG_INFO, "io_uring: %s%s", w->loop.single_issuer ? "SINGLE_ISSUER" : "",
-		       w->loop.defer_taskrun ? " DEFER_TASKRUN"
-					     : " (DEFER_TASKRUN unavailable: COOP_TASKRUN fallback)");
+		       w->loop.defer_taskrun
+			       ? " DEFER_TASKRUN"
+			       : " (DEFER_TASKRUN unavailable: COOP_TASKRUN fallback)");
 	}
 
 	static const struct h1_handler hooks = {
@@ -251,7 +252,8 @@ static void *worker_main(void *arg)
 	h1_server_init(&w->http, &w->loop, &cfg->http, &h);
 
 	if (w->snap->api.nroutes)
-		w->metrics.route_status = calloc(w->snap->api.nroutes, sizeof(*w->metrics.route_status));
+		w->metrics.route_status =
+			calloc(w->snap->api.nroutes, sizeof(*w->metrics.route_status));
 	w->nupstreams = cfg->nupstreams;
 	w->upstreams = w->nupstreams ? calloc(w->nupstreams, sizeof(*w->upstreams)) : NULL;
 	for (unsigned i = 0; i < w->nupstreams; i++) {

@@ -14,8 +14,8 @@
 #include "grpc/upstream.h"
 
 /* Request headers we add besides the caller's metadata. */
-#define GRPC_FIXED_HEADERS 8u
-#define GRPC_MAX_METADATA 64u
+#define GRPC_FIXED_HEADERS       8u
+#define GRPC_MAX_METADATA        64u
 #define GRPC_MAX_RESPONSE_FIELDS 128u
 /* Transparent retries of a stream the server never processed. */
 #define GRPC_MAX_ATTEMPTS 3u
@@ -369,8 +369,10 @@ bad:;
 	const uint8_t *pre = c->prefix_have == 5 ? c->prefix : p;
 	char msg[128];
 	if (pre[0] != 0)
-		snprintf(msg, sizeof(msg), "compressed response message (flag %u) but no "
-					   "compression was negotiated", pre[0]);
+		snprintf(msg, sizeof(msg),
+			 "compressed response message (flag %u) but no "
+			 "compression was negotiated",
+			 pre[0]);
 	else
 		snprintf(msg, sizeof(msg), "response message larger than %u bytes", max);
 	grpc_call_fail(c, pre[0] != 0 ? GRPC_INTERNAL : GRPC_RESOURCE_EXHAUSTED, msg);
@@ -395,7 +397,8 @@ static void on_data(struct h2_stream *s, const uint8_t *p, size_t n, bool end_st
 		else if (c->http_status != 200)
 			on_headers_block(s, NULL, 0, true);
 		else
-			grpc_call_fail(c, GRPC_INTERNAL, "server closed the stream without trailers");
+			grpc_call_fail(c, GRPC_INTERNAL,
+				       "server closed the stream without trailers");
 	}
 }
 
@@ -419,9 +422,9 @@ static void on_headers_block(struct h2_stream *s, const struct hpack_header *h, 
 			continue;
 		}
 		if (first && SLICE_EQ(name, "content-type")) {
-			c->bad_content_type = !(v.len >= 16 && memcmp(v.base, "application/grpc",
-								      16) == 0 &&
-						(v.len == 16 || v.base[16] == '+' || v.base[16] == ';'));
+			c->bad_content_type =
+				!(v.len >= 16 && memcmp(v.base, "application/grpc", 16) == 0 &&
+				  (v.len == 16 || v.base[16] == '+' || v.base[16] == ';'));
 		} else if (SLICE_EQ(name, "grpc-status")) {
 			grpc_status = parse_status_digits(v);
 		} else if (SLICE_EQ(name, "grpc-message")) {
@@ -479,7 +482,8 @@ static void on_headers_block(struct h2_stream *s, const struct hpack_header *h, 
 			mdec = message.len <= sizeof(mbuf) ? mbuf : malloc(message.len);
 			if (mdec) {
 				st.message = mdec;
-				st.message_len = grpc_percent_decode(message.base, message.len, mdec);
+				st.message_len =
+					grpc_percent_decode(message.base, message.len, mdec);
 			}
 		}
 		if (details.len) {

@@ -33,8 +33,8 @@ struct upstream;
 struct grpc_call;
 
 struct grpc_call_params {
-	hpack_slice path;      /* "/package.Service/Method" */
-	uint64_t timeout_ms;   /* 0: no deadline */
+	hpack_slice path;    /* "/package.Service/Method" */
+	uint64_t timeout_ms; /* 0: no deadline */
 	/* Custom metadata, names lowercase.  Values of "-bin" keys are raw
 	 * bytes and go out base64-encoded. */
 	const struct hpack_header *metadata;
@@ -42,10 +42,10 @@ struct grpc_call_params {
 };
 
 struct grpc_status_info {
-	int code;                   /* enum grpc_code */
-	const char *message;        /* decoded grpc-message (not NUL-terminated) */
+	int code;            /* enum grpc_code */
+	const char *message; /* decoded grpc-message (not NUL-terminated) */
 	size_t message_len;
-	const uint8_t *details;     /* decoded grpc-status-details-bin */
+	const uint8_t *details; /* decoded grpc-status-details-bin */
 	size_t details_len;
 	const struct hpack_header *trailers; /* every trailer field as received */
 	size_t ntrailers;
@@ -72,8 +72,8 @@ struct grpc_call {
 	uint8_t state;                  /* enum grpc_call_state */
 	uint8_t attempts;
 	bool got_headers;
-	bool req_end;     /* the last request message is queued */
-	bool retryable;   /* the request bytes are all still in req */
+	bool req_end;   /* the last request message is queued */
+	bool retryable; /* the request bytes are all still in req */
 
 	/* Framed request bytes, kept until the server answers so that an
 	 * unprocessed stream (GOAWAY, REFUSED_STREAM) can be replayed. */
@@ -88,7 +88,7 @@ struct grpc_call {
 	int http_status;
 	bool bad_content_type;
 
-	uint64_t deadline_at; /* loop ms; 0 none */
+	uint64_t deadline_at;         /* loop ms; 0 none */
 	struct ring_defer fail_defer; /* an immediate failure, delivered later */
 	int fail_code;
 	char fail_msg[160];

@@ -75,12 +75,8 @@ size_t grpc_timeout_encode(uint64_t ns, char out[10])
 		uint64_t ns_per_unit;
 		char unit;
 	} units[] = {
-		{1ull, 'n'},
-		{1000ull, 'u'},
-		{1000000ull, 'm'},
-		{1000000000ull, 'S'},
-		{60000000000ull, 'M'},
-		{3600000000000ull, 'H'},
+		{1ull, 'n'},          {1000ull, 'u'},        {1000000ull, 'm'},
+		{1000000000ull, 'S'}, {60000000000ull, 'M'}, {3600000000000ull, 'H'},
 	};
 	const uint64_t max_value = 99999999ull;
 	uint64_t v = 0;

@@ -329,9 +329,7 @@ static void on_settings(struct h2_conn *c, const struct h2_frame *f)
 		case H2_SETTINGS_HEADER_TABLE_SIZE:
 			hpack_encoder_set_peer_max(c->enc, st.value);
 			break;
-		case H2_SETTINGS_MAX_CONCURRENT_STREAMS:
-			c->peer_max_streams = st.value;
-			break;
+		case H2_SETTINGS_MAX_CONCURRENT_STREAMS: c->peer_max_streams = st.value; break;
 		case H2_SETTINGS_INITIAL_WINDOW_SIZE:
 			/* RFC 9113 6.9.2: the change applies to every open
 			 * stream's send window, not to the connection's. */
@@ -348,11 +346,8 @@ static void on_settings(struct h2_conn *c, const struct h2_frame *f)
 			}
 			c->peer_initial_window = st.value;
 			break;
-		case H2_SETTINGS_MAX_FRAME_SIZE:
-			c->peer_max_frame = st.value;
-			break;
-		default:
-			break;
+		case H2_SETTINGS_MAX_FRAME_SIZE: c->peer_max_frame = st.value; break;
+		default: break;
 		}
 	}
 	uint8_t *p = out_reserve(c, 9);
@@ -416,8 +411,8 @@ static void deliver_headers(struct h2_conn *c, uint32_t id, const uint8_t *block
 	/* 1xx responses are informational: not the response headers. */
 	bool informational = false;
 	if (out.count && out.headers[0].name.len == 7 &&
-	    memcmp(out.headers[0].name.base, ":status", 7) == 0 &&
-	    out.headers[0].value.len == 3 && out.headers[0].value.base[0] == '1')
+	    memcmp(out.headers[0].name.base, ":status", 7) == 0 && out.headers[0].value.len == 3 &&
+	    out.headers[0].value.base[0] == '1')
 		informational = true;
 	if (informational && !end_stream)
 		return;
@@ -521,7 +516,8 @@ static void on_rst_stream(struct h2_conn *c, const struct h2_frame *f)
 	struct h2_stream *s = stream_find(c, id);
 	if (!s) {
 		if (id > c->last_stream_id)
-			conn_error(c, H2_PROTOCOL_ERROR, "rfc9113-6.4 RST_STREAM on an idle stream");
+			conn_error(c, H2_PROTOCOL_ERROR,
+				   "rfc9113-6.4 RST_STREAM on an idle stream");
 		return;
 	}
 	uint32_t code = f->rst_stream.error_code;
@@ -613,8 +609,8 @@ static bool dispatch(struct h2_conn *c, enum h2_parse st, struct h2_frame *f)
 		conn_error(c, f->err.code, f->err.reason);
 		return false;
 	}
-	if (!c->preface_seen && (st != H2_PARSE_OK || f->hdr.type != H2_FRAME_SETTINGS ||
-				 f->settings.ack)) {
+	if (!c->preface_seen &&
+	    (st != H2_PARSE_OK || f->hdr.type != H2_FRAME_SETTINGS || f->settings.ack)) {
 		conn_error(c, H2_PROTOCOL_ERROR, "rfc9113-3.4 server preface is not SETTINGS");
 		return false;
 	}
@@ -625,9 +621,7 @@ static bool dispatch(struct h2_conn *c, enum h2_parse st, struct h2_frame *f)
 		return c->state != H2C_CLOSED;
 	}
 	switch (f->hdr.type) {
-	case H2_FRAME_DATA:
-		on_data(c, f);
-		break;
+	case H2_FRAME_DATA: on_data(c, f); break;
 	case H2_FRAME_HEADERS:
 		if (f->headers.end_headers) {
 			deliver_headers(c, f->hdr.stream_id, f->headers.fragment.base,
@@ -648,9 +642,7 @@ static bool dispatch(struct h2_conn *c, enum h2_parse st, struct h2_frame *f)
 			deliver_headers(c, f->hdr.stream_id, c->hblock, c->hblock_len,
 					c->hblock_end_stream);
 		break;
-	case H2_FRAME_SETTINGS:
-		on_settings(c, f);
-		break;
+	case H2_FRAME_SETTINGS: on_settings(c, f); break;
 	case H2_FRAME_PING:
 		if (f->ping.ack) {
 			c->ping_sent_ms = 0;
@@ -659,17 +651,10 @@ static bool dispatch(struct h2_conn *c, enum h2_parse st, struct h2_frame *f)
 			send_ping(c, f->ping.opaque, true);
 		}
 		break;
-	case H2_FRAME_GOAWAY:
-		on_goaway(c, f);
-		break;
-	case H2_FRAME_WINDOW_UPDATE:
-		on_window_update(c, f);
-		break;
-	case H2_FRAME_RST_STREAM:
-		on_rst_stream(c, f);
-		break;
-	default:
-		break;
+	case H2_FRAME_GOAWAY: on_goaway(c, f); break;
+	case H2_FRAME_WINDOW_UPDATE: on_window_update(c, f); break;
+	case H2_FRAME_RST_STREAM: on_rst_stream(c, f); break;
+	default: break;
 	}
 	return c->state != H2C_CLOSED;
 }
@@ -878,7 +863,8 @@ int h2_stream_open(struct h2_conn *c, struct h2_stream *s, const struct h2_strea
 	size_t bound = hpack_encode_bound(h, n);
 	if (bound == SIZE_MAX || bound > (1u << 20))
 		return -E2BIG;
-	uint8_t *p = out_reserve(c, H2_FRAME_HEADER_LEN + bound + 9 * (bound / c->peer_max_frame + 1));
+	uint8_t *p =
+		out_reserve(c, H2_FRAME_HEADER_LEN + bound + 9 * (bound / c->peer_max_frame + 1));
 	if (!p)
 		return -ENOMEM;
 	memset(s, 0, sizeof(*s));

@@ -30,16 +30,16 @@ struct h2_stream;
 
 struct h2_conn_config {
 	/* What we advertise in SETTINGS (defaults in h2_conn_config_default). */
-	uint32_t stream_window;   /* INITIAL_WINDOW_SIZE: 4 MiB, a LAN's BDP */
-	uint32_t conn_window;     /* connection receive window: 16 MiB     */
-	uint32_t max_frame_size;  /* MAX_FRAME_SIZE we accept: 16 KiB       */
-	uint32_t header_table;    /* HEADER_TABLE_SIZE: 4096 (RFC default)  */
-	uint32_t max_header_list; /* MAX_HEADER_LIST_SIZE: 16 KiB           */
-	uint32_t connect_timeout_ms; /* 3 s                                 */
+	uint32_t stream_window;       /* INITIAL_WINDOW_SIZE: 4 MiB, a LAN's BDP */
+	uint32_t conn_window;         /* connection receive window: 16 MiB     */
+	uint32_t max_frame_size;      /* MAX_FRAME_SIZE we accept: 16 KiB       */
+	uint32_t header_table;        /* HEADER_TABLE_SIZE: 4096 (RFC default)  */
+	uint32_t max_header_list;     /* MAX_HEADER_LIST_SIZE: 16 KiB           */
+	uint32_t connect_timeout_ms;  /* 3 s                                 */
 	uint32_t settings_timeout_ms; /* 10 s for the server's SETTINGS / ACK */
-	uint32_t ping_interval_ms; /* 30 s keepalive while streams are open; 0 = off */
-	uint32_t ping_timeout_ms;  /* 10 s without a PING ACK: connection dead */
-	uint32_t max_stream_id;    /* stop opening streams past this id      */
+	uint32_t ping_interval_ms;    /* 30 s keepalive while streams are open; 0 = off */
+	uint32_t ping_timeout_ms;     /* 10 s without a PING ACK: connection dead */
+	uint32_t max_stream_id;       /* stop opening streams past this id      */
 };
 extern const struct h2_conn_config h2_conn_config_default;
 
@@ -95,10 +95,10 @@ struct h2_stream {
 	struct h2_conn *conn;
 	const struct h2_stream_ops *ops;
 	uint32_t id;
-	uint8_t state;        /* enum h2_stream_state */
-	bool got_headers;     /* a non-informational HEADERS arrived */
-	bool pending_end;     /* send END_STREAM once pending is out */
-	bool blocked;         /* on the connection's blocked list */
+	uint8_t state;    /* enum h2_stream_state */
+	bool got_headers; /* a non-informational HEADERS arrived */
+	bool pending_end; /* send END_STREAM once pending is out */
+	bool blocked;     /* on the connection's blocked list */
 	struct h2_window send_win;
 	struct h2_recv_window recv_win;
 	struct ring_outq pending; /* DATA bytes waiting for window */

@@ -94,22 +94,14 @@ const char *h2_frame_type_name(uint8_t type)
 const char *h2_setting_name(uint16_t id)
 {
 	switch (id) {
-	case H2_SETTINGS_HEADER_TABLE_SIZE:
-		return "HEADER_TABLE_SIZE";
-	case H2_SETTINGS_ENABLE_PUSH:
-		return "ENABLE_PUSH";
-	case H2_SETTINGS_MAX_CONCURRENT_STREAMS:
-		return "MAX_CONCURRENT_STREAMS";
-	case H2_SETTINGS_INITIAL_WINDOW_SIZE:
-		return "INITIAL_WINDOW_SIZE";
-	case H2_SETTINGS_MAX_FRAME_SIZE:
-		return "MAX_FRAME_SIZE";
-	case H2_SETTINGS_MAX_HEADER_LIST_SIZE:
-		return "MAX_HEADER_LIST_SIZE";
-	case H2_SETTINGS_ENABLE_CONNECT_PROTOCOL:
-		return "ENABLE_CONNECT_PROTOCOL";
-	case H2_SETTINGS_NO_RFC7540_PRIORITIES:
-		return "NO_RFC7540_PRIORITIES";
+	case H2_SETTINGS_HEADER_TABLE_SIZE: return "HEADER_TABLE_SIZE";
+	case H2_SETTINGS_ENABLE_PUSH: return "ENABLE_PUSH";
+	case H2_SETTINGS_MAX_CONCURRENT_STREAMS: return "MAX_CONCURRENT_STREAMS";
+	case H2_SETTINGS_INITIAL_WINDOW_SIZE: return "INITIAL_WINDOW_SIZE";
+	case H2_SETTINGS_MAX_FRAME_SIZE: return "MAX_FRAME_SIZE";
+	case H2_SETTINGS_MAX_HEADER_LIST_SIZE: return "MAX_HEADER_LIST_SIZE";
+	case H2_SETTINGS_ENABLE_CONNECT_PROTOCOL: return "ENABLE_CONNECT_PROTOCOL";
+	case H2_SETTINGS_NO_RFC7540_PRIORITIES: return "NO_RFC7540_PRIORITIES";
 	}
 	return "UNKNOWN";
 }
@@ -117,16 +109,11 @@ const char *h2_setting_name(uint16_t id)
 const char *h2_parse_name(enum h2_parse st)
 {
 	switch (st) {
-	case H2_PARSE_OK:
-		return "ok";
-	case H2_PARSE_NEED_MORE:
-		return "need_more";
-	case H2_PARSE_IGNORE:
-		return "ignore";
-	case H2_PARSE_STREAM_ERROR:
-		return "stream_error";
-	case H2_PARSE_CONN_ERROR:
-		return "conn_error";
+	case H2_PARSE_OK: return "ok";
+	case H2_PARSE_NEED_MORE: return "need_more";
+	case H2_PARSE_IGNORE: return "ignore";
+	case H2_PARSE_STREAM_ERROR: return "stream_error";
+	case H2_PARSE_CONN_ERROR: return "conn_error";
 	}
 	return "unknown";
 }
@@ -246,8 +233,7 @@ static enum h2_parse check_header(struct h2_frame *f, uint32_t max_frame_size)
 			return conn_error(f, H2_PROTOCOL_ERROR,
 					  "rfc9113-6.10 CONTINUATION on stream 0");
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return H2_PARSE_OK;
 }
@@ -307,8 +293,7 @@ static enum h2_parse parse_settings(struct h2_frame *f, const uint8_t *p)
 				return conn_error(f, H2_PROTOCOL_ERROR,
 						  "rfc9113-6.5.2 MAX_FRAME_SIZE out of range");
 			break;
-		default:
-			break; /* 6.5.2: unknown or unchecked ids are ignored */
+		default: break; /* 6.5.2: unknown or unchecked ids are ignored */
 		}
 	}
 	return H2_PARSE_OK;
@@ -340,11 +325,8 @@ static enum h2_parse parse_payload(struct h2_frame *f, const uint8_t *p)
 			return fail(f, H2_PARSE_STREAM_ERROR, H2_FRAME_SIZE_ERROR,
 				    "rfc9113-6.3 PRIORITY length not 5");
 		return H2_PARSE_IGNORE;
-	case H2_FRAME_RST_STREAM:
-		f->rst_stream.error_code = get_u32(p);
-		return H2_PARSE_OK;
-	case H2_FRAME_SETTINGS:
-		return parse_settings(f, p);
+	case H2_FRAME_RST_STREAM: f->rst_stream.error_code = get_u32(p); return H2_PARSE_OK;
+	case H2_FRAME_SETTINGS: return parse_settings(f, p);
 	case H2_FRAME_PING:
 		f->ping.ack = (flags & H2_FLAG_ACK) != 0;
 		f->ping.opaque = p;
@@ -369,8 +351,7 @@ static enum h2_parse parse_payload(struct h2_frame *f, const uint8_t *p)
 		f->continuation.fragment.len = len;
 		f->continuation.end_headers = (flags & H2_FLAG_END_HEADERS) != 0;
 		return H2_PARSE_OK;
-	default:
-		return H2_PARSE_IGNORE; /* 4.1, 5.5: unknown types are discarded */
+	default: return H2_PARSE_IGNORE; /* 4.1, 5.5: unknown types are discarded */
 	}
 }
 

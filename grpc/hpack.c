@@ -26,28 +26,17 @@
 const char *hpack_error_name(int e)
 {
 	switch (e) {
-	case HPACK_OK:
-		return "ok";
-	case HPACK_E_TRUNCATED:
-		return "truncated";
-	case HPACK_E_INTEGER:
-		return "integer";
-	case HPACK_E_STRING_LENGTH:
-		return "string_length";
-	case HPACK_E_HUFFMAN:
-		return "huffman";
-	case HPACK_E_INDEX:
-		return "index";
-	case HPACK_E_SIZE_UPDATE:
-		return "size_update";
-	case HPACK_E_LIST_TOO_LARGE:
-		return "header_list_too_large";
-	case HPACK_E_SCRATCH_FULL:
-		return "scratch_full";
-	case HPACK_E_TOO_MANY_HEADERS:
-		return "too_many_headers";
-	case HPACK_E_BUFFER:
-		return "buffer";
+	case HPACK_OK: return "ok";
+	case HPACK_E_TRUNCATED: return "truncated";
+	case HPACK_E_INTEGER: return "integer";
+	case HPACK_E_STRING_LENGTH: return "string_length";
+	case HPACK_E_HUFFMAN: return "huffman";
+	case HPACK_E_INDEX: return "index";
+	case HPACK_E_SIZE_UPDATE: return "size_update";
+	case HPACK_E_LIST_TOO_LARGE: return "header_list_too_large";
+	case HPACK_E_SCRATCH_FULL: return "scratch_full";
+	case HPACK_E_TOO_MANY_HEADERS: return "too_many_headers";
+	case HPACK_E_BUFFER: return "buffer";
 	}
 	return "unknown";
 }
@@ -833,22 +822,16 @@ static enum name_class name_class(const char *n, size_t len)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && lower_eq(n, lit, len))
 	switch (len) {
-	case 6:
-		return IS("cookie") ? NAME_SENSITIVE : NAME_PLAIN;
-	case 10:
-		return IS("set-cookie") ? NAME_SENSITIVE : NAME_PLAIN;
-	case 11:
-		return IS("traceparent") || IS("x-b3-spanid") ? NAME_VOLATILE : NAME_PLAIN;
+	case 6: return IS("cookie") ? NAME_SENSITIVE : NAME_PLAIN;
+	case 10: return IS("set-cookie") ? NAME_SENSITIVE : NAME_PLAIN;
+	case 11: return IS("traceparent") || IS("x-b3-spanid") ? NAME_VOLATILE : NAME_PLAIN;
 	case 12:
 		return IS("grpc-timeout") || IS("x-request-id") || IS("x-b3-traceid")
 			       ? NAME_VOLATILE
 			       : NAME_PLAIN;
-	case 13:
-		return IS("authorization") ? NAME_SENSITIVE : NAME_PLAIN;
-	case 14:
-		return IS("grpc-trace-bin") ? NAME_VOLATILE : NAME_PLAIN;
-	case 19:
-		return IS("proxy-authorization") ? NAME_SENSITIVE : NAME_PLAIN;
+	case 13: return IS("authorization") ? NAME_SENSITIVE : NAME_PLAIN;
+	case 14: return IS("grpc-trace-bin") ? NAME_VOLATILE : NAME_PLAIN;
+	case 19: return IS("proxy-authorization") ? NAME_SENSITIVE : NAME_PLAIN;
 	}
 	return NAME_PLAIN;
 #undef IS

@@ -132,9 +132,7 @@ static unsigned static_name(const char *n, size_t len)
 		NAME(55, "set-cookie");
 		NAME(58, "user-agent");
 		break;
-	case 11:
-		NAME(53, "retry-after");
-		break;
+	case 11: NAME(53, "retry-after"); break;
 	case 12:
 		NAME(31, "content-type");
 		NAME(47, "max-forwards");
@@ -165,20 +163,14 @@ static unsigned static_name(const char *n, size_t len)
 		NAME(40, "if-modified-since");
 		NAME(57, "transfer-encoding");
 		break;
-	case 18:
-		NAME(48, "proxy-authenticate");
-		break;
+	case 18: NAME(48, "proxy-authenticate"); break;
 	case 19:
 		NAME(25, "content-disposition");
 		NAME(43, "if-unmodified-since");
 		NAME(49, "proxy-authorization");
 		break;
-	case 25:
-		NAME(56, "strict-transport-security");
-		break;
-	case 27:
-		NAME(20, "access-control-allow-origin");
-		break;
+	case 25: NAME(56, "strict-transport-security"); break;
+	case 27: NAME(20, "access-control-allow-origin"); break;
 	}
 	return 0;
 #undef NAME

@@ -63,9 +63,9 @@ int pb_json_to_proto(const struct pb_message *m, const char *json, size_t len,
 		     struct pb_json_error *err);
 
 struct pb_json_print_opts {
-	bool emit_defaults;    /* include fields at their default value */
-	bool use_proto_names;  /* "display_name" instead of "displayName" */
-	bool enums_as_ints;    /* 2 instead of "STATUS_READY" */
+	bool emit_defaults;   /* include fields at their default value */
+	bool use_proto_names; /* "display_name" instead of "displayName" */
+	bool enums_as_ints;   /* 2 instead of "STATUS_READY" */
 };
 
 /*
@@ -105,7 +105,7 @@ int pb_set_field_from_text(const struct pb_message *m, const char *path, size_t 
 
 /* Map field: m[key]=value query parameters ("labels[team]=search"). */
 int pb_set_map_entry_from_text(const struct pb_message *m, const char *path, size_t path_len,
-			       const char *key, size_t key_len, const char *value,
-			       size_t value_len, struct pb_buf *out, struct pb_json_error *err);
+			       const char *key, size_t key_len, const char *value, size_t value_len,
+			       struct pb_buf *out, struct pb_json_error *err);
 
 #endif

@@ -513,9 +513,7 @@ static int collect(struct loader *L)
 			d->index = L->nenums++;
 			L->enum_defs[d->index] = d;
 			break;
-		default:
-			L->svc_defs[d->index] = d;
-			break;
+		default: L->svc_defs[d->index] = d; break;
 		}
 	}
 	return 0;

@@ -82,7 +82,7 @@ struct pb_enum_value {
 };
 
 struct pb_enum {
-	const char *full_name; /* "agents.v1.Status" (no leading dot) */
+	const char *full_name;              /* "agents.v1.Status" (no leading dot) */
 	const struct pb_enum_value *values; /* declaration order */
 	unsigned nvalues;
 	/* Sorted views for lookups (binary search). */
@@ -96,16 +96,16 @@ struct pb_field {
 	const char *name;      /* proto name, "display_name" */
 	const char *json_name; /* "displayName", or the json_name option */
 	uint32_t number;
-	uint8_t type;  /* enum pb_type */
-	uint8_t wire;  /* enum pb_wire of one element (LEN for packed is implied) */
+	uint8_t type; /* enum pb_type */
+	uint8_t wire; /* enum pb_wire of one element (LEN for packed is implied) */
 	bool repeated;
-	bool packed;   /* repeated scalar sent packed (proto3 default, or [packed=true]) */
-	bool map;      /* repeated map-entry message: a JSON object */
+	bool packed; /* repeated scalar sent packed (proto3 default, or [packed=true]) */
+	bool map;    /* repeated map-entry message: a JSON object */
 	/* Presence: message fields, oneof members, proto3 `optional`, and
 	 * proto2 optional fields report whether they were set; plain proto3
 	 * scalars do not (default values are not emitted). */
 	bool has_presence;
-	int32_t oneof;         /* index into message->oneofs, -1 if none */
+	int32_t oneof;                    /* index into message->oneofs, -1 if none */
 	const struct pb_message *message; /* MESSAGE / GROUP (map entries too) */
 	const struct pb_enum *enumt;      /* ENUM */
 };
@@ -116,7 +116,7 @@ struct pb_oneof {
 };
 
 struct pb_message {
-	const char *full_name; /* "agents.v1.Agent" */
+	const char *full_name;         /* "agents.v1.Agent" */
 	const struct pb_field *fields; /* sorted by number */
 	unsigned nfields;
 	const struct pb_oneof *oneofs;
@@ -187,9 +187,8 @@ struct pb_schema;
 int pb_schema_load(struct pb_schema **out, const char *const *files, unsigned nfiles, char *err,
 		   size_t errlen);
 /* Same, from in-memory serialized FileDescriptorSets (tests, reflection). */
-int pb_schema_load_buffers(struct pb_schema **out, const uint8_t *const *bufs,
-			   const size_t *lens, const char *const *names, unsigned n, char *err,
-			   size_t errlen);
+int pb_schema_load_buffers(struct pb_schema **out, const uint8_t *const *bufs, const size_t *lens,
+			   const char *const *names, unsigned n, char *err, size_t errlen);
 void pb_schema_free(struct pb_schema *s);
 
 /* Lookups by full name, without a leading dot; NULL when absent. */

@@ -43,7 +43,8 @@ static int add_endpoint(struct upstream_config *cfg, const char *hp, size_t len,
 	memcpy(buf, hp, len);
 	buf[len] = '\0';
 	char *colon = strrchr(buf, ':');
-	if (!colon || colon == buf || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
+	if (!colon || colon == buf || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
 		snprintf(err, errlen, "'%s': expected HOST:PORT", buf);
 		return -1;
 	}
@@ -351,7 +352,8 @@ void upstream_submit(struct upstream *u, struct grpc_call *c)
 		if (uc) {
 			if (grpc_call_begin(c, &uc->h2, u->cfg->authority,
 					    strlen(u->cfg->authority)) < 0)
-				grpc_call_fail_later(c, GRPC_INTERNAL, "cannot open a stream to the upstream");
+				grpc_call_fail_later(c, GRPC_INTERNAL,
+						     "cannot open a stream to the upstream");
 			return;
 		}
 	}

@@ -61,7 +61,7 @@ struct upstream_conn;
 struct upstream_slot {
 	struct upstream_conn *conn; /* NULL while waiting to reconnect */
 	unsigned ep;
-	unsigned failures;   /* consecutive failed connects */
+	unsigned failures; /* consecutive failed connects */
 	struct ring_timer retry;
 	struct upstream *up;
 	const char *last_error;

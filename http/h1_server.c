@@ -304,7 +304,8 @@ int http_respond_error(struct http_exchange *x, int status, http_slice extra_hea
 		       const char *message)
 {
 	char body[768];
-	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"", grpc_code_for_status(status));
+	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"",
+			 grpc_code_for_status(status));
 	size_t len = (size_t)n;
 	len += json_escape(body + len, sizeof(body) - len - 32, message);
 	memcpy(body + len, "\",\"details\":[]}", 15);
@@ -566,9 +567,7 @@ static size_t h1_one(struct h1_conn *c, const char *buf, size_t len)
 
 	size_t head = x.req.head_len, total = head;
 	switch (x.req.body_kind) {
-	case HTTP_BODY_NONE:
-		x.body = (http_slice){buf + head, 0};
-		break;
+	case HTTP_BODY_NONE: x.body = (http_slice){buf + head, 0}; break;
 	case HTTP_BODY_LENGTH:
 		if (len - head < x.req.content_length) {
 			if (x.req.expect_continue)
@@ -794,8 +793,9 @@ static void h1_on_timeout(struct ring_conn *rc)
 		return;
 	}
 	static const enum h1_timeout_kind as_metric[] = {
-		[T_NONE] = H1_TIMEOUT_IDLE, [T_IDLE] = H1_TIMEOUT_IDLE, [T_HEADER] = H1_TIMEOUT_HEADER,
-		[T_BODY] = H1_TIMEOUT_BODY, [T_SEND] = H1_TIMEOUT_SEND,
+		[T_NONE] = H1_TIMEOUT_IDLE,     [T_IDLE] = H1_TIMEOUT_IDLE,
+		[T_HEADER] = H1_TIMEOUT_HEADER, [T_BODY] = H1_TIMEOUT_BODY,
+		[T_SEND] = H1_TIMEOUT_SEND,
 	};
 	if (kind != T_NONE && c->srv->handler.timed_out)
 		c->srv->handler.timed_out(c->srv->handler.ctx, as_metric[kind]);
@@ -806,8 +806,8 @@ static void h1_on_timeout(struct ring_conn *rc)
 	case T_HEADER:
 	case T_BODY:
 		in_release(c);
-		h1_reject(c, 408, kind == T_BODY ? "request body timeout" : "request header timeout",
-			  1);
+		h1_reject(c, 408,
+			  kind == T_BODY ? "request body timeout" : "request header timeout", 1);
 		break;
 	default:
 		/* Idle, or a client that stopped reading its responses. */
@@ -887,8 +887,7 @@ void h1_server_drain(struct h1_server *s)
 		if (ring_conn_closing(&c->rc))
 			continue;
 		bool idle = !c->busy && c->in_len == 0 && !c->chunk_active &&
-			    ring_outq_empty(&c->rc.out) &&
-			    !(c->rc.flags & RC_SENDING);
+			    ring_outq_empty(&c->rc.out) && !(c->rc.flags & RC_SENDING);
 		if (idle) {
 			c->done_reading = true;
 			ring_conn_close_after_flush(&c->rc);

@@ -38,16 +38,16 @@ extern const struct h1_server_config h1_server_config_default;
 struct http_exchange {
 	struct h1_conn *conn;
 	struct http_request req;
-	http_slice body;     /* the whole request body (decoded if chunked) */
-	uint64_t start_ns;   /* CLOCK_MONOTONIC when the request was complete */
-	int status;          /* set by the response call */
-	bool close;          /* the connection closes after this response */
-	bool responded;      /* a complete response (or stream end) is queued */
-	bool streaming;      /* a chunked / close-delimited body is open */
-	bool chunked;        /* the open stream uses chunked coding */
-	uint64_t bytes_out;  /* response bytes queued, head included */
-	void *user;          /* the handler's own state for a later answer */
-	uint32_t tag;        /* the handler's label for accounting (0: none) */
+	http_slice body;    /* the whole request body (decoded if chunked) */
+	uint64_t start_ns;  /* CLOCK_MONOTONIC when the request was complete */
+	int status;         /* set by the response call */
+	bool close;         /* the connection closes after this response */
+	bool responded;     /* a complete response (or stream end) is queued */
+	bool streaming;     /* a chunked / close-delimited body is open */
+	bool chunked;       /* the open stream uses chunked coding */
+	uint64_t bytes_out; /* response bytes queued, head included */
+	void *user;         /* the handler's own state for a later answer */
+	uint32_t tag;       /* the handler's label for accounting (0: none) */
 };
 
 enum h1_timeout_kind {

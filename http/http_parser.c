@@ -808,8 +808,7 @@ static enum http_error step_size_line(struct http_chunked *c, char ch)
 		c->line = 0;
 		c->state = c->remaining ? CS_DATA : CS_TR_LINE;
 		return HTTP_OK;
-	default:
-		break;
+	default: break;
 	}
 
 	/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
@@ -900,9 +899,7 @@ static enum http_error step_trailer(struct http_chunked *c, char ch)
 			return HTTP_E_TRAILER;
 		c->state = CS_TR_LINE;
 		return HTTP_OK;
-	default:
-		assert(!"unreachable chunk state");
-		return HTTP_E_TRAILER;
+	default: assert(!"unreachable chunk state"); return HTTP_E_TRAILER;
 	}
 }
 

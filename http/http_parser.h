@@ -43,33 +43,33 @@ enum http_method {
 enum http_error {
 	HTTP_OK = 0,
 	HTTP_INCOMPLETE,
-	HTTP_E_METHOD,         /* 400 method is not a token / empty           */
-	HTTP_E_TARGET,         /* 400 bad request-target (form or bytes)      */
-	HTTP_E_VERSION,        /* 400 malformed HTTP-version                     */
-	HTTP_E_VERSION_UNSUPP, /* 505 HTTP/2.0, HTTP/3.0, HTTP/0.9 ...           */
-	HTTP_E_REQUEST_LINE,   /* 400 wrong spaces, missing parts                */
-	HTTP_E_URI_TOO_LONG,   /* 414 request line over the limit                */
-	HTTP_E_HEADER_NAME,    /* 400 empty name or a non-token char in the name */
-	HTTP_E_HEADER_VALUE,   /* 400 CTL (other than HTAB) or NUL in the value  */
-	HTTP_E_SPACE_BEFORE_COLON, /* 400 RFC 9112 5.1                          */
-	HTTP_E_OBS_FOLD,       /* 400 RFC 9112 5.2: line folding is rejected    */
-	HTTP_E_BARE_CR,        /* 400 CR not followed by LF anywhere in the head */
-	HTTP_E_BARE_LF,        /* 400 LF without CR (we require CRLF)            */
-	HTTP_E_HEADERS_TOO_LARGE, /* 431 header block over max_header_bytes     */
-	HTTP_E_TOO_MANY_HEADERS,  /* 431 more than max_headers fields           */
-	HTTP_E_CL_AND_TE,      /* 400 both Content-Length and Transfer-Encoding  */
-	HTTP_E_CL_INVALID,     /* 400 not 1*DIGIT, or overflow                   */
-	HTTP_E_CL_CONFLICT,    /* 400 duplicate Content-Length that differs      */
-	HTTP_E_TE_UNSUPPORTED, /* 501 a coding other than chunked                */
+	HTTP_E_METHOD,              /* 400 method is not a token / empty           */
+	HTTP_E_TARGET,              /* 400 bad request-target (form or bytes)      */
+	HTTP_E_VERSION,             /* 400 malformed HTTP-version                     */
+	HTTP_E_VERSION_UNSUPP,      /* 505 HTTP/2.0, HTTP/3.0, HTTP/0.9 ...           */
+	HTTP_E_REQUEST_LINE,        /* 400 wrong spaces, missing parts                */
+	HTTP_E_URI_TOO_LONG,        /* 414 request line over the limit                */
+	HTTP_E_HEADER_NAME,         /* 400 empty name or a non-token char in the name */
+	HTTP_E_HEADER_VALUE,        /* 400 CTL (other than HTAB) or NUL in the value  */
+	HTTP_E_SPACE_BEFORE_COLON,  /* 400 RFC 9112 5.1                          */
+	HTTP_E_OBS_FOLD,            /* 400 RFC 9112 5.2: line folding is rejected    */
+	HTTP_E_BARE_CR,             /* 400 CR not followed by LF anywhere in the head */
+	HTTP_E_BARE_LF,             /* 400 LF without CR (we require CRLF)            */
+	HTTP_E_HEADERS_TOO_LARGE,   /* 431 header block over max_header_bytes     */
+	HTTP_E_TOO_MANY_HEADERS,    /* 431 more than max_headers fields           */
+	HTTP_E_CL_AND_TE,           /* 400 both Content-Length and Transfer-Encoding  */
+	HTTP_E_CL_INVALID,          /* 400 not 1*DIGIT, or overflow                   */
+	HTTP_E_CL_CONFLICT,         /* 400 duplicate Content-Length that differs      */
+	HTTP_E_TE_UNSUPPORTED,      /* 501 a coding other than chunked                */
 	HTTP_E_TE_NOT_CHUNKED_LAST, /* 400 chunked not the final coding, or twice */
-	HTTP_E_TE_HTTP10,      /* 400 Transfer-Encoding in an HTTP/1.0 request   */
-	HTTP_E_HOST_MISSING,   /* 400 HTTP/1.1 without Host (RFC 9112 3.2)       */
-	HTTP_E_HOST_DUPLICATE, /* 400 more than one Host                         */
-	HTTP_E_BODY_TOO_LARGE, /* 413 Content-Length (or chunked total) > limit  */
-	HTTP_E_CHUNK_SIZE,     /* 400 bad chunk-size line or size overflow       */
-	HTTP_E_CHUNK_EXT,      /* 400 malformed chunk extension                  */
-	HTTP_E_CHUNK_DATA_END, /* 400 chunk data not followed by CRLF            */
-	HTTP_E_TRAILER,        /* 400 malformed trailer field                    */
+	HTTP_E_TE_HTTP10,           /* 400 Transfer-Encoding in an HTTP/1.0 request   */
+	HTTP_E_HOST_MISSING,        /* 400 HTTP/1.1 without Host (RFC 9112 3.2)       */
+	HTTP_E_HOST_DUPLICATE,      /* 400 more than one Host                         */
+	HTTP_E_BODY_TOO_LARGE,      /* 413 Content-Length (or chunked total) > limit  */
+	HTTP_E_CHUNK_SIZE,          /* 400 bad chunk-size line or size overflow       */
+	HTTP_E_CHUNK_EXT,           /* 400 malformed chunk extension                  */
+	HTTP_E_CHUNK_DATA_END,      /* 400 chunk data not followed by CRLF            */
+	HTTP_E_TRAILER,             /* 400 malformed trailer field                    */
 	HTTP_E_COUNT_
 };
 
@@ -87,11 +87,11 @@ const char *http_error_name(enum http_error e);
  * chunk-extension/trailer bytes.
  */
 struct http_limits {
-	size_t max_request_line;  /* bytes, without CRLF             -> 414 */
-	size_t max_header_bytes;  /* request line + fields + CRLFs   -> 431 */
-	unsigned max_headers;     /* field lines                     -> 431 */
-	uint64_t max_body;        /* decoded body bytes              -> 413 */
-	size_t max_chunk_meta;    /* extensions + trailers, total    -> 400 */
+	size_t max_request_line; /* bytes, without CRLF             -> 414 */
+	size_t max_header_bytes; /* request line + fields + CRLFs   -> 431 */
+	unsigned max_headers;    /* field lines                     -> 431 */
+	uint64_t max_body;       /* decoded body bytes              -> 413 */
+	size_t max_chunk_meta;   /* extensions + trailers, total    -> 400 */
 };
 extern const struct http_limits http_limits_default;
 
@@ -111,10 +111,10 @@ struct http_request {
 	http_slice method_name; /* the token as sent                        */
 	http_slice target;      /* request-target as sent                    */
 	http_slice path;        /* target up to '?', never empty for origin-form;
-	                           for absolute-form the path part ("/" if none:
-	                           then a static "/", the one slice that is not
-	                           in the buffer); "*" for asterisk-form; empty
-	                           for CONNECT's authority-form               */
+				   for absolute-form the path part ("/" if none:
+				   then a static "/", the one slice that is not
+				   in the buffer); "*" for asterisk-form; empty
+				   for CONNECT's authority-form               */
 	http_slice query;       /* after '?', without it; len 0 if absent    */
 	int version_minor;      /* 0 or 1 (HTTP/1.0 or HTTP/1.1)             */
 
@@ -124,12 +124,12 @@ struct http_request {
 	/* Derived from the fields, so callers need not rescan them. */
 	enum http_body_kind body_kind;
 	uint64_t content_length; /* valid for HTTP_BODY_LENGTH */
-	bool keep_alive;      /* version default adjusted by Connection tokens */
-	bool expect_continue; /* Expect: 100-continue (HTTP/1.1 only)        */
-	http_slice host;      /* Host value (len 0 for HTTP/1.0 without one);
-	                         for absolute-form the target's authority,
-	                         which RFC 9112 3.2.2 says overrides Host     */
-	size_t head_len;      /* bytes from the buffer start through the blank line */
+	bool keep_alive;         /* version default adjusted by Connection tokens */
+	bool expect_continue;    /* Expect: 100-continue (HTTP/1.1 only)        */
+	http_slice host;         /* Host value (len 0 for HTTP/1.0 without one);
+				    for absolute-form the target's authority,
+				    which RFC 9112 3.2.2 says overrides Host     */
+	size_t head_len;         /* bytes from the buffer start through the blank line */
 };
 
 /*
@@ -177,8 +177,7 @@ struct http_request {
  * HOST_DUPLICATE, TE_HTTP10, CL_AND_TE, CL_INVALID/CL_CONFLICT, TE codings,
  * HOST_MISSING, Host syntax, BODY_TOO_LARGE.
  */
-enum http_error http_parse_request(const char *buf, size_t len,
-				   const struct http_limits *limits,
+enum http_error http_parse_request(const char *buf, size_t len, const struct http_limits *limits,
 				   struct http_header *headers, unsigned cap,
 				   struct http_request *req);
 
@@ -209,18 +208,18 @@ enum http_error http_parse_request(const char *buf, size_t len,
  * fit in 63 bits.
  */
 struct http_chunked {
-	int state;            /* private */
-	uint64_t remaining;   /* private: data bytes left in this chunk */
-	uint64_t total;       /* decoded body bytes so far */
-	size_t meta;          /* private: extension + trailer bytes so far */
-	size_t line;          /* private: digits of the current chunk-size */
-	bool done;            /* the last-chunk and trailers are consumed */
+	int state;          /* private */
+	uint64_t remaining; /* private: data bytes left in this chunk */
+	uint64_t total;     /* decoded body bytes so far */
+	size_t meta;        /* private: extension + trailer bytes so far */
+	size_t line;        /* private: digits of the current chunk-size */
+	bool done;          /* the last-chunk and trailers are consumed */
 	const struct http_limits *limits;
 };
 
 void http_chunked_init(struct http_chunked *c, const struct http_limits *limits);
-enum http_error http_chunked_feed(struct http_chunked *c, const char *in, size_t len,
-				  size_t *used, http_slice *data);
+enum http_error http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t *used,
+				  http_slice *data);
 
 /* Case-insensitive ASCII compare of a slice with a NUL-terminated literal. */
 bool http_slice_ieq(http_slice s, const char *lit);

@@ -57,7 +57,8 @@ void ring_buf_put(struct ring_bufs *b, unsigned bid)
 {
 	assert(bid < b->count);
 	assert(b->out > 0);
-	io_uring_buf_ring_add(b->br, ring_buf_data(b, bid), b->size, (unsigned short)bid, b->mask, 0);
+	io_uring_buf_ring_add(b->br, ring_buf_data(b, bid), b->size, (unsigned short)bid, b->mask,
+			      0);
 	/* advance() publishes the tail with a release store; liburing 2.3's
 	 * cq_advance variant does not (NOTES.md). */
 	io_uring_buf_ring_advance(b->br, 1);

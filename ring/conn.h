@@ -46,14 +46,14 @@ struct ring_conn_ops {
 };
 
 enum ring_conn_flags {
-	RC_RECV_ARMED = 1u << 0, /* a multishot recv is in the kernel       */
+	RC_RECV_ARMED = 1u << 0,  /* a multishot recv is in the kernel       */
 	RC_RECV_PAUSED = 1u << 1, /* the protocol asked for no more input   */
 	RC_SENDING = 1u << 2,     /* a sendmsg is in the kernel              */
 	RC_CLOSING = 1u << 3,     /* close requested: no more callbacks      */
 	RC_FD_CLOSED = 1u << 4,   /* close submitted                         */
 	RC_LINGER = 1u << 5,      /* after the last send: shut WR, drain in  */
 	RC_FLUSH_THEN_LINGER = 1u << 6,
-	RC_STARVED = 1u << 7, /* recv ended with ENOBUFS, waiting on pool */
+	RC_STARVED = 1u << 7,    /* recv ended with ENOBUFS, waiting on pool */
 	RC_CONNECTING = 1u << 8, /* outgoing connect in flight: hold sends */
 	RC_SHUTTING = 1u << 9,   /* shutdown in the kernel: the close waits  */
 };
@@ -67,8 +67,8 @@ struct ring_conn {
 
 	struct ring_op recv_op, send_op, close_op, shut_op, connect_op;
 	struct __kernel_timespec connect_ts; /* the linked timeout reads it */
-	struct ring_timer timer;        /* the protocol's, then the close's */
-	struct ring_timer starve_timer; /* retry after ENOBUFS */
+	struct ring_timer timer;             /* the protocol's, then the close's */
+	struct ring_timer starve_timer;      /* retry after ENOBUFS */
 	struct ring_defer flush_defer;
 	struct ring_outq out;
 

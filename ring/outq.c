@@ -83,7 +83,8 @@ int ring_outq_append(struct ring_outq *q, const void *data, size_t len)
 		struct ring_seg *t = q->tail;
 		size_t room = (t && t->cap) ? t->cap - t->len : 0;
 		if (room == 0) {
-			char *w = ring_outq_reserve(q, len < RING_CHUNK_SIZE ? len : RING_CHUNK_SIZE);
+			char *w =
+				ring_outq_reserve(q, len < RING_CHUNK_SIZE ? len : RING_CHUNK_SIZE);
 			if (!w)
 				return -ENOMEM;
 			continue;

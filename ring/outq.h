@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 
 /* Chunk payload size: one page minus the header fits most responses whole. */
-#define RING_CHUNK_SIZE (4096u - 64u)
+#define RING_CHUNK_SIZE  (4096u - 64u)
 #define RING_CHUNK_CACHE 256u
 
 struct ring_seg {

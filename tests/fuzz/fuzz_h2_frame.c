@@ -99,9 +99,7 @@ static void check_frame(enum h2_parse st, const struct h2_frame *f, const uint8_
 		check_slice(f->headers.fragment, p, end);
 		check_padded(f, p, f->headers.fragment, (f->hdr.flags & H2_FLAG_PRIORITY) ? 5 : 0);
 		break;
-	case H2_FRAME_RST_STREAM:
-		assert(f->hdr.stream_id != 0 && f->hdr.length == 4);
-		break;
+	case H2_FRAME_RST_STREAM: assert(f->hdr.stream_id != 0 && f->hdr.length == 4); break;
 	case H2_FRAME_SETTINGS:
 		assert(f->hdr.stream_id == 0);
 		assert(f->settings.count * H2_SETTING_LEN == f->hdr.length);
@@ -136,8 +134,7 @@ static void check_frame(enum h2_parse st, const struct h2_frame *f, const uint8_
 		check_slice(f->continuation.fragment, p, end);
 		assert(f->continuation.fragment.len == f->hdr.length);
 		break;
-	default:
-		assert(0 && "PRIORITY, PUSH_PROMISE and unknown types never come back OK");
+	default: assert(0 && "PRIORITY, PUSH_PROMISE and unknown types never come back OK");
 	}
 
 	/* A byte short of the frame is always "need more": no early verdicts
@@ -334,8 +331,7 @@ static bool apply(struct conn *c, const struct h2_frame *f)
 			c->peer_initial = s.value;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 
 	/* Send what the windows allow, as a connection would. */

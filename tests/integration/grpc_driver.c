@@ -22,7 +22,7 @@
 #include "grpc/upstream.h"
 #include "ring/ring.h"
 
-#define MAX_META 32
+#define MAX_META    32
 #define MAX_BUCKETS 4096
 
 struct driver;
@@ -117,9 +117,8 @@ static void on_headers(struct grpc_call *c, const struct hpack_header *h, size_t
 		char *p = dc->hstore + dc->hused;
 		memcpy(p, h[i].name.base, h[i].name.len);
 		memcpy(p + h[i].name.len, h[i].value.base, h[i].value.len);
-		dc->hdrs[dc->nhdrs++] = (struct hpack_header){{p, h[i].name.len},
-							      {p + h[i].name.len, h[i].value.len},
-							      0};
+		dc->hdrs[dc->nhdrs++] = (struct hpack_header){
+			{p, h[i].name.len}, {p + h[i].name.len, h[i].value.len}, 0};
 		dc->hused += need;
 	}
 }
@@ -154,8 +153,8 @@ static void on_done(struct grpc_call *c, const struct grpc_status_info *st)
 	d->total_bytes += dc->bytes;
 
 	if (d->single) {
-		printf("{\"code\":%d,\"code_name\":\"%s\",\"from_server\":%s,\"message_hex\":", code,
-		       grpc_code_name(code), st->from_server ? "true" : "false");
+		printf("{\"code\":%d,\"code_name\":\"%s\",\"from_server\":%s,\"message_hex\":",
+		       code, grpc_code_name(code), st->from_server ? "true" : "false");
 		print_hex((const uint8_t *)st->message, st->message_len);
 		printf(",\"message\":");
 		print_json_str(st->message ? st->message : "", st->message_len);
@@ -203,7 +202,8 @@ static void start_next(struct driver *d)
 	dc->index = d->started++;
 	dc->t0_ms = d->loop.now_ms;
 	dc->fnv = 0xcbf29ce484222325ull;
-	grpc_call_start(&d->up, &dc->call, &d->params, &driver_call_ops, d->data, d->data_len, true);
+	grpc_call_start(&d->up, &dc->call, &d->params, &driver_call_ops, d->data, d->data_len,
+			true);
 }
 
 static void on_tick(struct ring_loop *loop, struct ring_timer *t)
@@ -363,7 +363,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &r1);
 
 	if (!d.single) {
-		double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
+		double wall =
+			(double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
 		double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
 			     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
 			     (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
@@ -387,7 +388,8 @@ int main(int argc, char **argv)
 		printf("},\"timeline\":[");
 		uint64_t nb = (d.loop.now_ms - d.t_start) / d.bucket_ms + 1;
 		for (uint64_t b = 0; b < nb && b < MAX_BUCKETS; b++)
-			printf("%s[%llu,%llu,%llu]", b ? "," : "", (unsigned long long)d.buckets[b][0],
+			printf("%s[%llu,%llu,%llu]", b ? "," : "",
+			       (unsigned long long)d.buckets[b][0],
 			       (unsigned long long)d.buckets[b][1],
 			       (unsigned long long)d.buckets[b][2]);
 		printf("]}\n");

@@ -20,7 +20,8 @@ static void test_timeout(void)
 		{"rounding up never shortens: 100000001ns -> 100001u", 100000001ull, "100001u"},
 		{"30s as microseconds", 30000000000ull, "30000000u"},
 		{"1000s as milliseconds", 1000000000000ull, "1000000m"},
-		{"2 days overflows 8 digits of ms: a coarser unit", 172800000000000ull, "172800000m"},
+		{"2 days overflows 8 digits of ms: a coarser unit", 172800000000000ull,
+		 "172800000m"},
 		{"0 is sent as 1n, never an expired 0", 0, "1n"},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -91,7 +92,8 @@ static void test_base64(void)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		char enc[64];
 		uint8_t dec[64];
-		size_t n = grpc_base64_encode((const uint8_t *)rows[i].raw, strlen(rows[i].raw), enc);
+		size_t n =
+			grpc_base64_encode((const uint8_t *)rows[i].raw, strlen(rows[i].raw), enc);
 		CHECK(n == strlen(rows[i].b64) && memcmp(enc, rows[i].b64, n) == 0, rows[i].name);
 		CHECK(n == grpc_base64_encoded_len(strlen(rows[i].raw)), rows[i].name);
 		long m = grpc_base64_decode(enc, n, dec);
@@ -124,8 +126,8 @@ static void test_status_maps(void)
 	static const struct {
 		int http, code;
 	} from_http[] = {
-		{400, 13}, {401, 16}, {403, 7}, {404, 12}, {429, 14},
-		{502, 14}, {503, 14}, {504, 14}, {500, 2}, {302, 2},
+		{400, 13}, {401, 16}, {403, 7},  {404, 12}, {429, 14},
+		{502, 14}, {503, 14}, {504, 14}, {500, 2},  {302, 2},
 	};
 	for (size_t i = 0; i < sizeof(from_http) / sizeof(from_http[0]); i++)
 		CHECK(grpc_code_from_http(from_http[i].http) == from_http[i].code,

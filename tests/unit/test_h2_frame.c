@@ -16,7 +16,6 @@
 
 /* unit.h wants a message; a rule's name is message enough. */
 
-
 #define MAXF H2_DEFAULT_MAX_FRAME_SIZE
 #define B(s) (const uint8_t *)(s), sizeof(s) - 1
 
@@ -263,9 +262,8 @@ static void test_fields(void)
 	const char *n;
 
 	n = "rfc9113-4.1 reserved bit dropped from the stream id";
-	CHECK(h2_parse_frame((const uint8_t *)"\0\0\0\0\0\x80\0\0\x01", 9, MAXF, &f) ==
-		       H2_PARSE_OK,
-	       n);
+	CHECK(h2_parse_frame((const uint8_t *)"\0\0\0\0\0\x80\0\0\x01", 9, MAXF, &f) == H2_PARSE_OK,
+	      n);
 	CHECK(f.hdr.stream_id == 1, n, "sid %u", f.hdr.stream_id);
 
 	n = "rfc9113-6.1 DATA padding stripped";
@@ -290,11 +288,11 @@ static void test_fields(void)
 	CHECK(h2_parse_frame(set, sizeof(set) - 1, MAXF, &f) == H2_PARSE_OK, n);
 	CHECK(f.settings.count == 3 && !f.settings.ack && f.settings.raw.base == set + 9, n);
 	CHECK(h2_setting_at(&f, 0).id == H2_SETTINGS_MAX_CONCURRENT_STREAMS &&
-		       h2_setting_at(&f, 0).value == 100,
-	       n);
+		      h2_setting_at(&f, 0).value == 100,
+	      n);
 	CHECK(h2_setting_at(&f, 1).id == H2_SETTINGS_INITIAL_WINDOW_SIZE &&
-		       h2_setting_at(&f, 1).value == 65536,
-	       n);
+		      h2_setting_at(&f, 1).value == 65536,
+	      n);
 	CHECK(h2_setting_at(&f, 2).id == 0xabcd && h2_setting_at(&f, 2).value == 1, n);
 
 	n = "rfc9113-6.8 GOAWAY fields";
@@ -304,7 +302,7 @@ static void test_fields(void)
 	CHECK(f.goaway.last_stream_id == H2_MAX_STREAM_ID, n, "reserved bit dropped");
 	CHECK(f.goaway.error_code == H2_ENHANCE_YOUR_CALM, n);
 	CHECK(f.goaway.debug.len == 14 && memcmp(f.goaway.debug.base, "too_many_pings", 14) == 0,
-	       n);
+	      n);
 
 	n = "rfc9113-7 unknown error codes pass through";
 	static const uint8_t rst[] = "\0\0\x04\x03\0\0\0\0\x01\xde\xad\xbe\xef";
@@ -350,7 +348,7 @@ static void test_header_codec(void)
 
 	h2_frame_header_decode(p, &h);
 	CHECK(h.length == 0x010203 && h.type == 4 && h.flags == 5 && h.stream_id == 0x7fffffff,
-	       "rfc9113-4.1 decode drops R");
+	      "rfc9113-4.1 decode drops R");
 }
 
 /* ---- the CONTINUATION rule ---- */
@@ -619,8 +617,8 @@ static void test_builders(void)
 	nm = "rfc9113-6.4 RST_STREAM round trip";
 	n = h2_build_rst_stream(buf, sizeof(buf), 9, H2_CANCEL);
 	CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.hdr.stream_id == 9 &&
-		       f.rst_stream.error_code == H2_CANCEL,
-	       nm);
+		      f.rst_stream.error_code == H2_CANCEL,
+	      nm);
 	CHECK(h2_build_rst_stream(buf, 12, 9, H2_CANCEL) == -ENOSPC, nm);
 
 	nm = "rfc9113-6.7 PING and PING ack round trip";
@@ -636,9 +634,9 @@ static void test_builders(void)
 	nm = "rfc9113-6.8 GOAWAY with debug data round trip";
 	n = h2_build_goaway(buf, sizeof(buf), 5, H2_NO_ERROR, (const uint8_t *)"bye", 3);
 	CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.goaway.last_stream_id == 5 &&
-		       f.goaway.error_code == H2_NO_ERROR && f.goaway.debug.len == 3 &&
-		       memcmp(f.goaway.debug.base, "bye", 3) == 0,
-	       nm);
+		      f.goaway.error_code == H2_NO_ERROR && f.goaway.debug.len == 3 &&
+		      memcmp(f.goaway.debug.base, "bye", 3) == 0,
+	      nm);
 	n = h2_build_goaway(buf, sizeof(buf), 0, H2_PROTOCOL_ERROR, NULL, 0);
 	CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.goaway.debug.len == 0, nm);
 	CHECK(h2_build_goaway(buf, 19, 5, 0, (const uint8_t *)"bye", 3) == -ENOSPC, nm);
@@ -656,8 +654,8 @@ static void test_builders(void)
 		struct h2_frame_out o;
 
 		CHECK(h2_frame_begin(&o, buf, sizeof(buf), MAXF) == 0 && o.payload == buf + 9 &&
-			       o.room == MAXF,
-		       nm);
+			      o.room == MAXF,
+		      nm);
 		memcpy(o.payload, "\x82\x86\x84", 3);
 		n = (ssize_t)h2_headers_finish(&o, 3, 1, combos[i][0], combos[i][1]);
 		CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.hdr.type == H2_FRAME_HEADERS &&
@@ -675,8 +673,8 @@ static void test_builders(void)
 		memset(o.payload, 0x41, 91);
 		n = (ssize_t)h2_continuation_finish(&o, 91, 3, true);
 		CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.continuation.end_headers &&
-			       f.continuation.fragment.len == 91 && f.hdr.stream_id == 3,
-		       nm);
+			      f.continuation.fragment.len == 91 && f.hdr.stream_id == 3,
+		      nm);
 	}
 
 	nm = "rfc9113-6.1 DATA begin/finish round trip";
@@ -688,14 +686,14 @@ static void test_builders(void)
 		memcpy(o.payload, "\0\0\0\0\x02hi", 7);
 		n = (ssize_t)h2_data_finish(&o, 7, 11, false);
 		CHECK(parse1(buf, n, &f) == H2_PARSE_OK && !f.data.end_stream &&
-			       f.data.data.len == 7 &&
-			       memcmp(f.data.data.base, "\0\0\0\0\x02hi", 7) == 0,
-		       nm);
+			      f.data.data.len == 7 &&
+			      memcmp(f.data.data.base, "\0\0\0\0\x02hi", 7) == 0,
+		      nm);
 		CHECK(h2_frame_begin(&o, buf, 9, MAXF) == 0 && o.room == 0, nm);
 		n = (ssize_t)h2_data_finish(&o, 0, 11, true);
 		CHECK(parse1(buf, n, &f) == H2_PARSE_OK && f.data.end_stream &&
-			       f.data.data.len == 0,
-		       "rfc9113-6.1 empty DATA with END_STREAM round trip");
+			      f.data.data.len == 0,
+		      "rfc9113-6.1 empty DATA with END_STREAM round trip");
 		CHECK(h2_frame_begin(&o, buf, 8, MAXF) == -ENOSPC, nm);
 	}
 
@@ -787,11 +785,8 @@ static void record(struct rec *r, enum h2_parse st, const struct h2_frame *f, co
 			s.len = 8;
 			r->end = f->ping.ack;
 			break;
-		case H2_FRAME_GOAWAY:
-			s = f->goaway.debug;
-			break;
-		default:
-			break;
+		case H2_FRAME_GOAWAY: s = f->goaway.debug; break;
+		default: break;
 		}
 	}
 	if (s.len) {
@@ -1087,15 +1082,9 @@ static void test_flow(void)
 			int64_t v = 0;
 
 			switch (s->op) {
-			case F_INIT:
-				h2_window_init(&w, (uint32_t)s->a);
-				break;
-			case F_CONSUME:
-				e = h2_window_consume(&w, (uint32_t)s->a);
-				break;
-			case F_UPDATE:
-				e = h2_window_apply_update(&w, (uint32_t)s->a);
-				break;
+			case F_INIT: h2_window_init(&w, (uint32_t)s->a); break;
+			case F_CONSUME: e = h2_window_consume(&w, (uint32_t)s->a); break;
+			case F_UPDATE: e = h2_window_apply_update(&w, (uint32_t)s->a); break;
 			case F_INITIAL:
 				e = h2_window_apply_initial(&w, (uint32_t)s->a, (uint32_t)s->b);
 				break;
@@ -1111,20 +1100,14 @@ static void test_flow(void)
 			case F_RINIT:
 				h2_recv_init(&rw, (uint32_t)s->a, (uint32_t)s->b, (uint32_t)s->c);
 				break;
-			case F_RDATA:
-				e = h2_recv_on_data(&rw, (uint32_t)s->a);
-				break;
-			case F_RELEASE:
-				h2_recv_release(&rw, (uint32_t)s->a);
-				break;
+			case F_RDATA: e = h2_recv_on_data(&rw, (uint32_t)s->a); break;
+			case F_RELEASE: h2_recv_release(&rw, (uint32_t)s->a); break;
 			case F_DUE:
 				v = h2_recv_update_due(&rw);
 				CHECK(v == s->v, r->name, "step %zu due %lld want %lld", k,
 				      (long long)v, (long long)s->v);
 				break;
-			case F_SENT:
-				h2_recv_update_sent(&rw, h2_recv_update_due(&rw));
-				break;
+			case F_SENT: h2_recv_update_sent(&rw, h2_recv_update_due(&rw)); break;
 			case F_RINITIAL:
 				e = h2_window_apply_initial(&rw.win, (uint32_t)s->a,
 							    (uint32_t)s->b);
@@ -1153,8 +1136,7 @@ static void test_flow(void)
 				      "step %zu recv size %lld want %lld", k,
 				      (long long)rw.win.size, (long long)s->v);
 				break;
-			case F_END:
-				break;
+			case F_END: break;
 			}
 			CHECK(e == s->e, r->name, "step %zu error %s want %s", k,
 			      h2_error_code_name(e), h2_error_code_name(s->e));

@@ -756,8 +756,8 @@ static const struct chunk_case chunk_cases[] = {
 	 S("5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n"), &body8, HTTP_E_BODY_TOO_LARGE, NULL, 0},
 	{"rfc9110-15.5.14 chunked total at max_body -> ok",
 	 S("5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"), &body8, HTTP_OK, "helloabc", 0},
-	{"rfc9112-7.1 chunk size past 2^63 is a malformed line -> 400",
-	 S("fffffffffffffffff\r\n"), NULL, HTTP_E_CHUNK_SIZE, NULL, 0},
+	{"rfc9112-7.1 chunk size past 2^63 is a malformed line -> 400", S("fffffffffffffffff\r\n"),
+	 NULL, HTTP_E_CHUNK_SIZE, NULL, 0},
 	{"rfc9110-15.5.14 chunk size that fits but exceeds max_body -> 413", S("ffffffff\r\n"),
 	 NULL, HTTP_E_BODY_TOO_LARGE, NULL, 0},
 };

@@ -45,8 +45,8 @@ static void test_outq(void)
 	CHECK(ring_outq_append(&q, "world", 5) == 0, "append after ref opens a new chunk");
 	char flat[64];
 	size_t n = flatten(&q, flat, sizeof(flat));
-	CHECK(n == 20 && memcmp(flat, "hello borrowed world", 20) == 0, "order kept",
-	      "got %.*s", (int)n, flat);
+	CHECK(n == 20 && memcmp(flat, "hello borrowed world", 20) == 0, "order kept", "got %.*s",
+	      (int)n, flat);
 	struct iovec iov[8];
 	unsigned k = ring_outq_iov(&q, iov, 8);
 	CHECK(k == 3, "three segments: owned, ref, owned", "k=%u", k);
@@ -55,11 +55,13 @@ static void test_outq(void)
 	/* partial consume keeps the rest in order */
 	ring_outq_consume(&q, 7);
 	n = flatten(&q, flat, sizeof(flat));
-	CHECK(n == 13 && memcmp(flat, "orrowed world", 13) == 0, "partial consume",
-	      "got %.*s", (int)n, flat);
+	CHECK(n == 13 && memcmp(flat, "orrowed world", 13) == 0, "partial consume", "got %.*s",
+	      (int)n, flat);
 	ring_outq_consume(&q, 13);
-	CHECK(ring_outq_empty(&q) && q.head == NULL && q.tail == NULL, "drained queue holds nothing");
-	CHECK(cache.nfree == 2, "owned chunks go back to the worker cache", "nfree=%u", cache.nfree);
+	CHECK(ring_outq_empty(&q) && q.head == NULL && q.tail == NULL,
+	      "drained queue holds nothing");
+	CHECK(cache.nfree == 2, "owned chunks go back to the worker cache", "nfree=%u",
+	      cache.nfree);
 
 	/* a large append spans chunks, byte-exact */
 	size_t big = RING_CHUNK_SIZE * 3 + 123;

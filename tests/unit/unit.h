@@ -13,17 +13,17 @@
 
 static unsigned unit_passed, unit_failed;
 
-#define CHECK(cond, name, ...)                                                             \
-	do {                                                                               \
-		if (cond) {                                                                \
-			unit_passed++;                                                     \
-		} else {                                                                   \
-			unit_failed++;                                                     \
-			fprintf(stderr, "%s:%d: [%s] check failed: %s: ", __FILE__,        \
-				__LINE__, (name), #cond);                                  \
-			fprintf(stderr, " " __VA_ARGS__);                                   \
-			fputc('\n', stderr);                                               \
-		}                                                                          \
+#define CHECK(cond, name, ...)                                                                     \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			unit_passed++;                                                             \
+		} else {                                                                           \
+			unit_failed++;                                                             \
+			fprintf(stderr, "%s:%d: [%s] check failed: %s: ", __FILE__, __LINE__,      \
+				(name), #cond);                                                    \
+			fprintf(stderr, " " __VA_ARGS__);                                          \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
 	} while (0)
 
 static inline int unit_finish(void)
