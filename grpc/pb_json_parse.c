@@ -564,7 +564,7 @@ static bool small_text(const struct jtok *t, char *buf, const char **s, size_t *
 		*n = t->n;
 		return true;
 	}
-	if (t->n > SMALL_TEXT)
+	if (t->n > SMALL_TEXT || buf == NULL)
 		return false;
 	*n = decode_string(t, (uint8_t *)buf);
 	*s = buf;
@@ -1273,7 +1273,7 @@ static int begin_any(struct jp *jp, const struct jtok *t, bool counted, struct p
 		return -1;
 	if (!small_text(&type, name, &s, &n) || type.lone || n > SMALL_TEXT)
 		return fail(jp, "can not find message descriptor by type_url");
-	slash = n > 0 ? memrchr(s, '/', n) : NULL;
+	slash = n > 0 && s != NULL ? memrchr(s, '/', n) : NULL;
 	if (slash != NULL) {
 		n -= (size_t)(slash + 1 - s);
 		s = slash + 1;
