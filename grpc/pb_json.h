@@ -71,10 +71,14 @@ struct pb_json_print_opts {
 /*
  * Decode the wire bytes data[0..len) of message type m and append JSON
  * text to out, as json_format.MessageToJson does (compact: no spaces).
- * Unknown fields are skipped.  Returns 0, or -1 with err filled for wire
- * data that does not parse as m (truncated, wrong wire type, invalid
- * UTF-8 in a string, an Any whose type is not in the schema), or -ENOMEM
- * / -E2BIG.
+ * Unknown fields are skipped, and so is a field whose wire type does not
+ * match its declaration (protobuf's parsers keep it as unknown).  Returns
+ * 0, or -1 with err filled for wire data that does not parse as m
+ * (truncated, a bad tag, invalid UTF-8 in a string, nested deeper than
+ * protobuf's parser allows, an Any whose type is not in the schema), or a
+ * value json_format refuses to print (a Timestamp outside years 1-9999,
+ * an invalid Duration, a FieldMask path with no camelCase form), or
+ * -ENOMEM / -E2BIG.
  *
  * The `schema` is needed for google.protobuf.Any (its type URL names the
  * packed message); it may be NULL when no Any is involved.

@@ -47,6 +47,9 @@
 /* Escaped keys and string-encoded numbers are decoded into a buffer of
  * this size; longer ones cannot name a field. */
 #define SMALL_TEXT 512
+/* Python 3.11 refuses to convert integers of more digits from text
+ * (sys.int_info.default_max_str_digits), so json.loads does too. */
+#define PY_INT_MAX_DIGITS 4300
 /* Inline part of the scratch stack; heap beyond it. */
 #define SCRATCH_INLINE 4096
 
@@ -57,24 +60,25 @@ enum { NUM_FINITE, NUM_NAN, NUM_INF, NUM_NINF };
 
 /* A scalar token, pointing into the input. */
 struct jtok {
-	uint8_t kind;	   /* enum tkind */
-	bool esc;	   /* T_STR: has backslash escapes */
-	bool lone;	   /* T_STR: has an unpaired UTF-16 surrogate escape */
-	bool integer;	   /* T_NUM: no fraction, no exponent */
-	uint8_t special;   /* T_NUM: NUM_* */
-	const char *p;	   /* T_STR: the raw text between the quotes */
+	uint8_t kind;    /* enum tkind */
+	bool esc;        /* T_STR: has backslash escapes */
+	bool lone;       /* T_STR: has an unpaired UTF-16 surrogate escape */
+	bool integer;    /* T_NUM: no fraction, no exponent */
+	uint8_t special; /* T_NUM: NUM_* */
+	const char *p;   /* T_STR: the raw text between the quotes */
 	size_t n;
 };
 
 enum fkind {
-	F_MSG,	    /* object: the fields of a message */
-	F_MAP,	    /* object: the entries of a map field */
+	F_MSG,      /* object: the fields of a message */
+	F_MAP,      /* object: the entries of a map field */
 	F_STRUCT,   /* object: google.protobuf.Struct */
 	F_ANY_WKT,  /* object: {"@type", "value"} of an Any holding a WKT */
 	F_SKIP_OBJ, /* object inside an ignored value */
 	F_ARRAY,    /* array: the elements of a repeated field */
-	F_LIST,	    /* array: google.protobuf.ListValue */
+	F_LIST,     /* array: google.protobuf.ListValue */
 	F_SKIP_ARR, /* array inside an ignored value */
+	F_NAMES,    /* array standing for a message: its keys (see begin_body) */
 };
 
 struct pending {
@@ -100,19 +104,19 @@ struct jframe {
 	uint8_t kind; /* enum fkind */
 	bool first;   /* nothing since the opening bracket */
 	bool need_sep;
-	bool counted;	 /* holds one level of message depth */
-	bool any_inner;	 /* F_MSG of an Any's message: "@type" is no field */
-	bool seen_type;	 /* "@type" met */
+	bool counted;    /* holds one level of message depth */
+	bool any_inner;  /* F_MSG of an Any's message: "@type" is no field */
+	bool seen_type;  /* "@type" met */
 	bool seen_value; /* F_ANY_WKT: "value" met */
 	const struct pb_message *msg;
 	const struct pb_field *field;
 	struct pending pend; /* closed when the frame ends */
-	size_t mark;	     /* scratch top when pushed */
-	size_t seen;	     /* F_MSG: per-field then per-oneof flag bytes */
-	size_t start;	     /* F_MSG: where its body starts; F_ARRAY: its tag */
+	size_t mark;         /* scratch top when pushed */
+	size_t seen;         /* F_MSG: per-field then per-oneof flag bytes */
+	size_t start;        /* F_MSG: where its body starts; F_ARRAY: its tag */
 	struct keyset keys;
-	unsigned hint;	  /* F_MSG: the field expected next */
-	const char *key;  /* member being parsed, raw (error paths) */
+	unsigned hint;   /* F_MSG: the field expected next */
+	const char *key; /* member being parsed, raw (error paths) */
 	uint32_t keylen;
 	uint32_t index; /* element being parsed */
 };
@@ -128,6 +132,7 @@ struct jp {
 	struct pb_json_error *err;
 	unsigned depth; /* messages open, counted as json_format does */
 	unsigned nframes;
+	int alloc_rc; /* -ENOMEM / -E2BIG once an allocation failed */
 	struct pbj_scratch sc;
 	struct jframe frames[JP_MAX_FRAMES];
 	uint8_t sc_inline[SCRATCH_INLINE];
@@ -174,7 +179,8 @@ static void build_path(struct jp *jp, char *path)
 			path_add(path, &n, "\"]", 2);
 			break;
 		default:
-			path_add(path, &n, num, (size_t)snprintf(num, sizeof(num), "[%u]", f->index));
+			path_add(path, &n, num,
+				 (size_t)snprintf(num, sizeof(num), "[%u]", f->index));
 			break;
 		}
 	}
@@ -197,6 +203,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct jp *jp, const char 
 /* A failed allocation: -ENOMEM / -E2BIG go to the caller as they are. */
 static int oom(struct jp *jp, int rc)
 {
+	jp->alloc_rc = rc;
 	if (jp->err != NULL) {
 		build_path(jp, jp->err->path);
 		snprintf(jp->err->message, sizeof(jp->err->message), "%s",
@@ -328,9 +335,7 @@ static int scan_string(struct jp *jp, struct jtok *t)
 			case 'f':
 			case 'n':
 			case 'r':
-			case 't':
-				p += 2;
-				continue;
+			case 't': p += 2; continue;
 			case 'u':
 				if (!hex4(p + 2, end, &u)) {
 					jp->p = p;
@@ -347,9 +352,7 @@ static int scan_string(struct jp *jp, struct jtok *t)
 					t->lone = true;
 				}
 				continue;
-			default:
-				jp->p = p;
-				return fail(jp, "invalid escape in string");
+			default: jp->p = p; return fail(jp, "invalid escape in string");
 			}
 		}
 		if (c < 0x20) {
@@ -412,6 +415,11 @@ static int scan_number(struct jp *jp, struct jtok *t)
 	else
 		while (p < end && digit(*p))
 			p++;
+	if (p - t->p > PY_INT_MAX_DIGITS && (p >= end || (*p != '.' && *p != 'e' && *p != 'E')) &&
+	    p - t->p - (*t->p == '-') > PY_INT_MAX_DIGITS) {
+		jp->p = p;
+		return fail(jp, "integer of more than %d digits", PY_INT_MAX_DIGITS);
+	}
 	if (p < end && *p == '.') {
 		t->integer = false;
 		p++;
@@ -448,8 +456,7 @@ static int next_value(struct jp *jp, struct jtok *t)
 	if (jp->p >= jp->end)
 		return fail(jp, "unexpected end of input");
 	switch (*jp->p) {
-	case '"':
-		return scan_string(jp, t);
+	case '"': return scan_string(jp, t);
 	case '{':
 		jp->p++;
 		t->kind = T_OBJ;
@@ -458,17 +465,10 @@ static int next_value(struct jp *jp, struct jtok *t)
 		jp->p++;
 		t->kind = T_ARR;
 		return 0;
-	case 't':
-		t->kind = T_TRUE;
-		return lit(jp, "true", 4) ? 0 : fail(jp, "expected a value");
-	case 'f':
-		t->kind = T_FALSE;
-		return lit(jp, "false", 5) ? 0 : fail(jp, "expected a value");
-	case 'n':
-		t->kind = T_NULL;
-		return lit(jp, "null", 4) ? 0 : fail(jp, "expected a value");
-	default:
-		return scan_number(jp, t);
+	case 't': t->kind = T_TRUE; return lit(jp, "true", 4) ? 0 : fail(jp, "expected a value");
+	case 'f': t->kind = T_FALSE; return lit(jp, "false", 5) ? 0 : fail(jp, "expected a value");
+	case 'n': t->kind = T_NULL; return lit(jp, "null", 4) ? 0 : fail(jp, "expected a value");
+	default: return scan_number(jp, t);
 	}
 }
 
@@ -498,24 +498,14 @@ static inline uint8_t *put_utf8(uint8_t *o, unsigned u)
  * consumed.  The tokenizer validated the escape. */
 static size_t decode_escape(const char *p, const char *end, uint8_t **o)
 {
-	unsigned u, lo;
+	unsigned u = 0, lo;
 
 	switch (p[1]) {
-	case 'b':
-		*(*o)++ = '\b';
-		return 2;
-	case 'f':
-		*(*o)++ = '\f';
-		return 2;
-	case 'n':
-		*(*o)++ = '\n';
-		return 2;
-	case 'r':
-		*(*o)++ = '\r';
-		return 2;
-	case 't':
-		*(*o)++ = '\t';
-		return 2;
+	case 'b': *(*o)++ = '\b'; return 2;
+	case 'f': *(*o)++ = '\f'; return 2;
+	case 'n': *(*o)++ = '\n'; return 2;
+	case 'r': *(*o)++ = '\r'; return 2;
+	case 't': *(*o)++ = '\t'; return 2;
 	case 'u':
 		hex4(p + 2, end, &u);
 		if (u >= 0xd800 && u <= 0xdbff && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
@@ -525,9 +515,7 @@ static size_t decode_escape(const char *p, const char *end, uint8_t **o)
 		}
 		*o = put_utf8(*o, u);
 		return 6;
-	default: /* " \ / */
-		*(*o)++ = (uint8_t)p[1];
-		return 2;
+	default: /* " \ / */ *(*o)++ = (uint8_t)p[1]; return 2;
 	}
 }
 
@@ -656,7 +644,8 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 
 		if (cap > UINT32_MAX / 4)
 			return fail(jp, "too many keys");
-		if ((rc = pbj_scratch_alloc(&jp->sc, (size_t)cap * sizeof(struct kentry), &off)) < 0)
+		if ((rc = pbj_scratch_alloc(&jp->sc, (size_t)cap * sizeof(struct kentry), &off)) <
+		    0)
 			return oom(jp, rc);
 		tab = pbj_at(&jp->sc, off);
 		memset(tab, 0, (size_t)cap * sizeof(*tab));
@@ -704,7 +693,7 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 static int push(struct jp *jp, enum fkind kind, const struct pb_message *m,
 		const struct pb_field *fld, struct pending *pd, bool counted, struct jframe **out)
 {
-	struct jframe *f;
+	struct jframe *f = NULL;
 
 	if (jp->nframes >= JP_MAX_FRAMES)
 		return fail(jp, "JSON nested too deeply");
@@ -742,8 +731,8 @@ static int enter_msg(struct jp *jp)
 
 static const char *tok_name(const struct jtok *t)
 {
-	static const char *const names[] = {"a string", "a number", "true",   "false",
-					    "null",	"an object", "an array"};
+	static const char *const names[] = {"a string", "a number",  "true",    "false",
+					    "null",     "an object", "an array"};
 	return names[t->kind];
 }
 
@@ -779,15 +768,14 @@ static int conv_int(struct jp *jp, const struct jtok *t, unsigned type, uint64_t
 	case T_STR:
 		if (!small_text(t, buf, &s, &n) || memchr(s, ' ', n) != NULL ||
 		    !pbj_py_int(s, n, &neg, &mag, &ov))
-			return fail(jp, "couldn't parse integer: \"%.*s\"", (int)(t->n > 64 ? 64 : t->n),
-				    t->p);
+			return fail(jp, "couldn't parse integer: \"%.*s\"",
+				    (int)(t->n > 64 ? 64 : t->n), t->p);
 		break;
 	case T_TRUE:
 	case T_FALSE:
 		return fail(jp, "bool value %s is not acceptable for integer field",
 			    t->kind == T_TRUE ? "true" : "false");
-	default:
-		return fail(jp, "expected an integer, got %s", tok_name(t));
+	default: return fail(jp, "expected an integer, got %s", tok_name(t));
 	}
 	if (neg && mag == 0)
 		neg = false;
@@ -852,15 +840,14 @@ static int conv_double(struct jp *jp, const struct jtok *t, bool is_float, doubl
 	case T_STR:
 		if (!small_text(t, buf, &s, &n) || (n == 3 && memcmp(s, "nan", 3) == 0) ||
 		    !pbj_py_float(s, n, &d))
-			return fail(jp, "couldn't parse float: \"%.*s\"", (int)(t->n > 64 ? 64 : t->n),
-				    t->p);
+			return fail(jp, "couldn't parse float: \"%.*s\"",
+				    (int)(t->n > 64 ? 64 : t->n), t->p);
 		break;
 	case T_TRUE:
 	case T_FALSE:
 		d = t->kind == T_TRUE; /* float(True) is 1.0 in Python */
 		break;
-	default:
-		return fail(jp, "expected a number, got %s", tok_name(t));
+	default: return fail(jp, "expected a number, got %s", tok_name(t));
 	}
 	*out = d;
 	return 0;
@@ -886,8 +873,8 @@ static int conv_enum(struct jp *jp, const struct jtok *t, const struct pb_enum *
 			return 0;
 		}
 		if (!pbj_py_int(s, n, &neg, &mag, &ov))
-			return fail(jp, "invalid enum value %.*s for enum type %s", (int)(n > 64 ? 64 : n),
-				    s, e->full_name);
+			return fail(jp, "invalid enum value %.*s for enum type %s",
+				    (int)(n > 64 ? 64 : n), s, e->full_name);
 		break;
 	case T_NUM:
 		if (t->special != NUM_FINITE)
@@ -900,7 +887,8 @@ static int conv_enum(struct jp *jp, const struct jtok *t, const struct pb_enum *
 			double d = trunc(pbj_json_number_to_double(t->p, t->n));
 
 			if (!isfinite(d))
-				return fail(jp, "invalid enum value for enum type %s", e->full_name);
+				return fail(jp, "invalid enum value for enum type %s",
+					    e->full_name);
 			neg = d < 0;
 			ov = fabs(d) >= 18446744073709551616.0;
 			mag = ov ? 0 : (uint64_t)fabs(d);
@@ -912,7 +900,8 @@ static int conv_enum(struct jp *jp, const struct jtok *t, const struct pb_enum *
 		mag = t->kind == T_TRUE;
 		break;
 	default:
-		return fail(jp, "invalid enum value: %s for enum type %s", tok_name(t), e->full_name);
+		return fail(jp, "invalid enum value: %s for enum type %s", tok_name(t),
+			    e->full_name);
 	}
 	if (ov || mag > (neg ? 0x80000000ull : 0x7fffffffull))
 		return fail(jp, "enum value out of range for int32");
@@ -970,8 +959,7 @@ static int conv_number(struct jp *jp, const struct jtok *t, const struct pb_fiel
 			return -1;
 		*out = pb_zigzag_enc((int64_t)*out);
 		return 0;
-	default:
-		return conv_int(jp, t, f->type, out);
+	default: return conv_int(jp, t, f->type, out);
 	}
 }
 
@@ -1084,8 +1072,8 @@ static int write_timestamp(struct jp *jp, const struct jtok *t, bool duration)
 		return fail(jp, "invalid %s", duration ? "Duration" : "Timestamp");
 	if ((duration ? pbj_parse_duration(s, n, &sec, &ns, &why)
 		      : pbj_parse_timestamp(s, n, &sec, &ns, &why)) < 0)
-		return fail(jp, "couldn't parse %s \"%.*s\": %s", duration ? "duration" : "timestamp",
-			    (int)(n > 64 ? 64 : n), s, why);
+		return fail(jp, "couldn't parse %s \"%.*s\": %s",
+			    duration ? "duration" : "timestamp", (int)(n > 64 ? 64 : n), s, why);
 	if (room(jp, 4 * PB_VARINT_MAX) < 0)
 		return -1;
 	if (sec != 0) {
@@ -1288,12 +1276,59 @@ static int begin_any(struct jp *jp, const struct jtok *t, bool counted, struct p
 		return -1;
 	if (inner->wkt != PB_WKT_NONE && inner->wkt != PB_WKT_EMPTY)
 		return push(jp, F_ANY_WKT, inner, NULL, pd, counted, NULL);
-	struct jframe *f;
+	struct jframe *f = NULL;
 
 	if (push(jp, F_MSG, inner, NULL, pd, counted, &f) < 0)
 		return -1;
 	f->any_inner = true;
 	return msg_frame_init(jp, f);
+}
+
+static bool is_extension_name(const char *s, size_t n);
+
+/* A key json_format would find as a field (by JSON or proto name). */
+static bool names_field(const struct pb_message *m, const char *s, size_t n)
+{
+	return pb_field_by_json(m, s, n) != NULL || pb_field_by_name(m, s, n) != NULL;
+}
+
+/* A string standing for a message: each character is a key, which must
+ * name no field (json_format would index the string by it and fail). */
+static int chars_name_no_field(struct jp *jp, const struct pb_message *m, const struct jtok *t)
+{
+	struct dec_iter it = {t->p, t->p + t->n, {0}, 0, 0};
+	char c[4];
+	uint8_t b;
+
+	while (dec_next(&it, &b)) {
+		size_t n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+
+		c[0] = (char)b;
+		for (size_t i = 1; i < n && dec_next(&it, &b); i++)
+			c[i] = (char)b;
+		if (names_field(m, c, n))
+			return fail(jp, "expected an object for %s, got a string", m->full_name);
+	}
+	return 0;
+}
+
+/* An element of an array standing for a message (F_NAMES). */
+static int name_element(struct jp *jp, const struct jframe *f)
+{
+	char buf[SMALL_TEXT];
+	const char *s;
+	size_t n;
+	struct jtok t;
+
+	if (next_value(jp, &t) < 0)
+		return -1;
+	if (t.kind != T_STR)
+		return fail(jp, "expected an object for %s, got an array", f->msg->full_name);
+	if (!small_text(&t, buf, &s, &n))
+		return 0; /* longer than any field name */
+	if (names_field(f->msg, s, n) || (is_extension_name(s, n) && f->msg->proto3))
+		return fail(jp, "expected an object for %s, got an array", f->msg->full_name);
+	return 0;
 }
 
 /*
@@ -1304,13 +1339,12 @@ static int begin_any(struct jp *jp, const struct jtok *t, bool counted, struct p
 static int begin_body(struct jp *jp, const struct pb_message *m, const struct jtok *t, bool count,
 		      struct pending *pd)
 {
-	struct jframe *f;
+	struct jframe *f = NULL;
 
 	if (count && enter_msg(jp) < 0)
 		return -1;
 	switch (m->wkt) {
-	case PB_WKT_ANY:
-		return begin_any(jp, t, count, pd);
+	case PB_WKT_ANY: return begin_any(jp, t, count, pd);
 	case PB_WKT_TIMESTAMP:
 	case PB_WKT_DURATION:
 		if (write_timestamp(jp, t, m->wkt == PB_WKT_DURATION) < 0)
@@ -1341,8 +1375,7 @@ static int begin_body(struct jp *jp, const struct pb_message *m, const struct jt
 		if (count)
 			jp->depth--;
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	if (is_wrapper(m->wkt)) {
 		if (m->nfields < 1)
@@ -1351,14 +1384,23 @@ static int begin_body(struct jp *jp, const struct pb_message *m, const struct jt
 			return -1;
 		return done_inline(jp, pd, count);
 	}
-	/* A regular message.  json_format iterates the value's keys, so an
-	 * empty array or string reads as an empty message too. */
+	/* A regular message.  json_format iterates the keys of the value,
+	 * so an array or a string stands for an object whose keys are its
+	 * elements or characters: empty, or naming only unknown fields that
+	 * ignore_unknown_fields drops, it is an empty message. */
 	if (t->kind == T_ARR && peek_is(jp, ']')) {
 		jp->p++;
 		return done_inline(jp, pd, count);
 	}
 	if (t->kind == T_STR && t->n == 0)
 		return done_inline(jp, pd, count);
+	if ((t->kind == T_ARR || t->kind == T_STR) && jp->ignore_unknown) {
+		if (t->kind == T_ARR)
+			return push(jp, F_NAMES, m, NULL, pd, count, NULL);
+		if (chars_name_no_field(jp, m, t) < 0)
+			return -1;
+		return done_inline(jp, pd, count);
+	}
 	if (t->kind != T_OBJ)
 		return fail(jp, "expected an object for %s, got %s", m->full_name, tok_name(t));
 	if (push(jp, F_MSG, m, NULL, pd, count, &f) < 0)
@@ -1384,9 +1426,10 @@ static int skip_value(struct jp *jp)
 static int begin_field(struct jp *jp, const struct jframe *parent, const struct pb_field *f,
 		       const struct jtok *t)
 {
-	struct pending pd = {.n = 0};
-	struct jframe *nf;
+	struct pending pd;
+	struct jframe *nf = NULL;
 
+	pd.n = 0;
 	if (f->type == PB_TYPE_GROUP)
 		return fail(jp, "group fields are not supported");
 	if (t->kind == T_NULL) {
@@ -1408,7 +1451,8 @@ static int begin_field(struct jp *jp, const struct jframe *parent, const struct 
 	}
 	if (f->map) {
 		if (t->kind != T_OBJ)
-			return fail(jp, "map field %s must be in a dict, got %s", f->name, tok_name(t));
+			return fail(jp, "map field %s must be in a dict, got %s", f->name,
+				    tok_name(t));
 		return push(jp, F_MAP, f->message, f, NULL, false, NULL);
 	}
 	if (f->repeated) {
@@ -1483,11 +1527,11 @@ static const struct pb_field *lookup_field(struct jframe *f, const char *s, size
 	return fld;
 }
 
-/* Fields whose null is a value, not "unset". */
-static bool special_null(const struct pb_field *f)
+/* A google.protobuf.Value field: null sets it (to null_value) in place,
+ * as a later occurrence on the wire does. */
+static bool null_is_value(const struct pb_field *f)
 {
-	return !f->repeated && ((f->type == PB_TYPE_MESSAGE && f->message->wkt == PB_WKT_VALUE) ||
-				(f->type == PB_TYPE_ENUM && f->enumt->null_value));
+	return !f->repeated && f->type == PB_TYPE_MESSAGE && f->message->wkt == PB_WKT_VALUE;
 }
 
 /*
@@ -1539,7 +1583,8 @@ static int msg_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 			return skip_value(jp);
 		}
 		if (s != NULL && is_extension_name(s, n) && f->msg->proto3)
-			return fail(jp, "message type %s does not have extensions", f->msg->full_name);
+			return fail(jp, "message type %s does not have extensions",
+				    f->msg->full_name);
 		if (!jp->ignore_unknown)
 			return fail(jp, "message type \"%s\" has no field named \"%.*s\"",
 				    f->msg->full_name, (int)(k->n > 64 ? 64 : k->n), k->p);
@@ -1549,16 +1594,19 @@ static int msg_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 	}
 	uint8_t *seen = pbj_at(&jp->sc, f->seen);
 	unsigned idx = (unsigned)(fld - f->msg->fields);
-	uint8_t name_bit = by_proto && strcmp(fld->name, fld->json_name) != 0 ? SEEN_PROTO
-									      : SEEN_JSON;
+	uint8_t name_bit =
+		by_proto && strcmp(fld->name, fld->json_name) != 0 ? SEEN_PROTO : SEEN_JSON;
 
 	f->hint = idx + 1;
 	null = peek_is(jp, 'n');
 	if (seen[idx] & name_bit)
 		return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n), k->p);
-	if (seen[idx] != 0 && (null ? !special_null(fld) : fld->repeated)) {
-		/* The field's other name: json_format sees a new key and
-		 * clears the field before setting it (or for null). */
+	if (seen[idx] != 0 &&
+	    (null ? !null_is_value(fld) : fld->repeated || fld->type != PB_TYPE_MESSAGE)) {
+		/* The field's other name: json_format sees a new key and sets
+		 * the field again (a message merges) or clears it (null).
+		 * Earlier occurrences go, so that a default, which is not
+		 * written, still replaces them. */
 		clear_field(jp, f->start, fld->number);
 	}
 	seen[idx] |= name_bit;
@@ -1566,8 +1614,10 @@ static int msg_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 		uint8_t *o = &seen[f->msg->nfields + (unsigned)fld->oneof];
 
 		if (*o)
-			return fail(jp, "message type \"%s\" should not have multiple \"%s\" oneof fields",
-				    f->msg->full_name, f->msg->oneofs[fld->oneof].name);
+			return fail(
+				jp,
+				"message type \"%s\" should not have multiple \"%s\" oneof fields",
+				f->msg->full_name, f->msg->oneofs[fld->oneof].name);
 		*o = 1;
 	}
 	if (next_value(jp, &t) < 0)
@@ -1590,8 +1640,8 @@ static int write_map_key(struct jp *jp, const struct pb_field *kf, const struct 
 		return write_text(jp, 1, k, false);
 	}
 	if (kf->type == PB_TYPE_BOOL) {
-		if (!small_text(k, buf, &s, &n) ||
-		    !((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0)))
+		if (!small_text(k, buf, &s, &n) || !((n == 4 && memcmp(s, "true", 4) == 0) ||
+						     (n == 5 && memcmp(s, "false", 5) == 0)))
 			return fail(jp, "expected \"true\" or \"false\" for a bool map key");
 		v = n == 4;
 	} else {
@@ -1611,9 +1661,10 @@ static int map_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
 	const struct pb_message *entry = f->msg;
 	const struct pb_field *vf = &entry->fields[1];
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	struct jtok t;
 
+	pd.n = 0;
 	if (key_add(jp, f, k) < 0 || open_len(jp, f->field->number, &pd) < 0 ||
 	    write_map_key(jp, &entry->fields[0], k) < 0 || next_value(jp, &t) < 0)
 		return -1;
@@ -1633,9 +1684,10 @@ static int map_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 
 static int struct_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	struct jtok t;
 
+	pd.n = 0;
 	if (k->lone)
 		return fail(jp, "unpaired surrogate in key");
 	if (key_add(jp, f, k) < 0 || open_len(jp, 1, &pd) < 0 || write_text(jp, 1, k, false) < 0 ||
@@ -1646,9 +1698,10 @@ static int struct_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 
 static int any_wkt_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
-	struct pending none = {.n = 0};
+	struct pending none;
 	struct jtok t;
 
+	none.n = 0;
 	if (key_add(jp, f, k) < 0)
 		return -1;
 	if (key_equal(k->p, k->n, k->esc, "value", 5, false)) {
@@ -1664,13 +1717,15 @@ static int any_wkt_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 static int array_element(struct jp *jp, struct jframe *f)
 {
 	const struct pb_field *fld = f->field;
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	struct jtok t;
 	uint64_t v;
 
+	pd.n = 0;
 	if (next_value(jp, &t) < 0)
 		return -1;
-	if (t.kind == T_NULL && !(fld->type == PB_TYPE_MESSAGE && fld->message->wkt == PB_WKT_VALUE))
+	if (t.kind == T_NULL &&
+	    !(fld->type == PB_TYPE_MESSAGE && fld->message->wkt == PB_WKT_VALUE))
 		return fail(jp, "null is not allowed to be used as an element in a repeated field");
 	if (fld->type == PB_TYPE_MESSAGE) {
 		if (open_len(jp, fld->number, &pd) < 0)
@@ -1687,9 +1742,10 @@ static int array_element(struct jp *jp, struct jframe *f)
 
 static int list_element(struct jp *jp)
 {
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	struct jtok t;
 
+	pd.n = 0;
 	if (open_len(jp, 1, &pd) < 0 || next_value(jp, &t) < 0)
 		return -1;
 	return begin_value_body(jp, &t, &pd);
@@ -1724,8 +1780,9 @@ static int member(struct jp *jp, struct jframe *f)
 	struct jtok k;
 
 	if (jp->p >= jp->end || *jp->p != '"')
-		return fail(jp, jp->p >= jp->end ? "unexpected end of input"
-						 : "expecting property name enclosed in double quotes");
+		return fail(jp, jp->p >= jp->end
+					? "unexpected end of input"
+					: "expecting property name enclosed in double quotes");
 	if (scan_string(jp, &k) < 0)
 		return -1;
 	f->key = k.p;
@@ -1738,14 +1795,10 @@ static int member(struct jp *jp, struct jframe *f)
 	jp->p++;
 	skip_ws(jp);
 	switch (f->kind) {
-	case F_MSG:
-		return msg_member(jp, f, &k);
-	case F_MAP:
-		return map_member(jp, f, &k);
-	case F_STRUCT:
-		return struct_member(jp, f, &k);
-	case F_ANY_WKT:
-		return any_wkt_member(jp, f, &k);
+	case F_MSG: return msg_member(jp, f, &k);
+	case F_MAP: return map_member(jp, f, &k);
+	case F_STRUCT: return struct_member(jp, f, &k);
+	case F_ANY_WKT: return any_wkt_member(jp, f, &k);
 	default:
 		if (key_add(jp, f, &k) < 0)
 			return -1;
@@ -1760,12 +1813,10 @@ static int element(struct jp *jp, struct jframe *f)
 	f->first = false;
 	f->need_sep = true;
 	switch (f->kind) {
-	case F_ARRAY:
-		return array_element(jp, f);
-	case F_LIST:
-		return list_element(jp);
-	default:
-		return skip_value(jp);
+	case F_ARRAY: return array_element(jp, f);
+	case F_LIST: return list_element(jp);
+	case F_NAMES: return name_element(jp, f);
+	default: return skip_value(jp);
 	}
 }
 
@@ -1804,10 +1855,11 @@ static int run(struct jp *jp)
 
 static int parse(struct jp *jp, const struct pb_message *m)
 {
-	struct pending none = {.n = 0};
+	struct pending none;
 	struct jtok t;
 	int rc;
 
+	none.n = 0;
 	skip_ws(jp);
 	if ((rc = next_value(jp, &t)) < 0)
 		return rc;
@@ -1833,11 +1885,12 @@ static void jp_init(struct jp *jp, const struct pb_schema *schema, const char *j
 	jp->err = err;
 	jp->depth = 0;
 	jp->nframes = 0;
+	jp->alloc_rc = 0;
 	jp->sc.base = jp->sc_inline;
 	jp->sc.top = 0;
 	jp->sc.cap = sizeof(jp->sc_inline);
 	jp->sc.heap = NULL;
-	jp->sc.limit = out->limit;
+	jp->sc.limit = 0; /* bounded by the input: a few bytes of table per key */
 	if (err != NULL) {
 		err->path[0] = err->message[0] = '\0';
 		err->offset = 0;
@@ -1852,14 +1905,19 @@ int pb_json_to_proto_ex(const struct pb_schema *schema, const struct pb_message 
 	size_t before = out->len;
 	int rc;
 
+	if (json == NULL)
+		json = "";
 	jp_init(&jp, schema, json, len, opts, out, err);
 	if (len >= UINT32_MAX)
 		rc = fail(&jp, "JSON text too large");
 	else
 		rc = parse(&jp, m);
 	pbj_scratch_free(&jp.sc);
-	if (rc < 0)
+	if (rc < 0) {
 		out->len = before;
+		if (jp.alloc_rc < 0)
+			rc = jp.alloc_rc;
+	}
 	return rc;
 }
 
@@ -1939,8 +1997,8 @@ static int text_walk(struct jp *jp, const struct pb_message **m, const char *pat
 		const struct pb_field *f = pb_field_by_name(*m, path + i, j - i);
 
 		if (f == NULL)
-			return fail(jp, "message type %s has no field named \"%.*s\"", (*m)->full_name,
-				    (int)(j - i > 64 ? 64 : j - i), path + i);
+			return fail(jp, "message type %s has no field named \"%.*s\"",
+				    (*m)->full_name, (int)(j - i > 64 ? 64 : j - i), path + i);
 		if (dot == NULL) {
 			*leaf = f;
 			return 0;
@@ -1996,12 +2054,18 @@ int pb_set_field_from_text(const struct pb_message *m, const char *path, size_t 
 			   struct pb_json_error *err)
 {
 	struct jp jp;
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	const struct pb_field *f = NULL;
-	struct jtok t = {T_STR, false, false, false, 0, value, value_len};
+	struct jtok t;
 	size_t before = out->len;
 	int rc;
 
+	pd.n = 0;
+	if (value == NULL)
+		value = "";
+	if (path == NULL)
+		path = "";
+	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, value, value_len);
 	if (rc == 0)
@@ -2013,23 +2077,33 @@ int pb_set_field_from_text(const struct pb_message *m, const char *path, size_t 
 	pbj_scratch_free(&jp.sc);
 	if (rc < 0) {
 		out->len = before;
+		if (jp.alloc_rc < 0)
+			rc = jp.alloc_rc;
 		return text_fail_path(&jp, path, path_len, rc);
 	}
 	return 0;
 }
 
 int pb_set_map_entry_from_text(const struct pb_message *m, const char *path, size_t path_len,
-			       const char *key, size_t key_len, const char *value,
-			       size_t value_len, struct pb_buf *out, struct pb_json_error *err)
+			       const char *key, size_t key_len, const char *value, size_t value_len,
+			       struct pb_buf *out, struct pb_json_error *err)
 {
 	struct jp jp;
-	struct pending pd = {.n = 0};
+	struct pending pd;
 	const struct pb_field *f = NULL;
-	struct jtok k = {T_STR, false, false, false, 0, key, key_len};
-	struct jtok t = {T_STR, false, false, false, 0, value, value_len};
+	struct jtok k, t;
 	size_t before = out->len;
 	int rc;
 
+	pd.n = 0;
+	if (key == NULL)
+		key = "";
+	if (value == NULL)
+		value = "";
+	if (path == NULL)
+		path = "";
+	k = (struct jtok){T_STR, false, false, false, 0, key, key_len};
+	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, key, key_len);
 	if (rc == 0)
@@ -2053,6 +2127,8 @@ int pb_set_map_entry_from_text(const struct pb_message *m, const char *path, siz
 	pbj_scratch_free(&jp.sc);
 	if (rc < 0) {
 		out->len = before;
+		if (jp.alloc_rc < 0)
+			rc = jp.alloc_rc;
 		return text_fail_path(&jp, path, path_len, rc);
 	}
 	return 0;

@@ -41,9 +41,11 @@
 #include "grpc/pb_json_text.h"
 #include "grpc/pb_wire.h"
 
-/* Frames: every counted message takes one; Struct and ListValue nested in
- * Values take one each without being counted. */
-#define PP_MAX_FRAMES (2 * PB_JSON_MAX_DEPTH + 8)
+/* Frames: one per message, Struct or ListValue printed, each a level
+ * deeper than its parent, so the nesting limit bounds them; only a chain
+ * of Any payloads (whose levels start again at 0) can run out.  The
+ * context lives on the caller's stack (about 40 KB). */
+#define PP_MAX_FRAMES  (PB_JSON_MAX_DEPTH + 8)
 #define SCRATCH_INLINE 4096
 
 struct seg {
@@ -67,48 +69,67 @@ struct oneof_win {
 	uint32_t clear_seq;
 };
 
+/* One occurrence of a field as read_field gives it. */
+struct field_at {
+	const struct pb_field *f;
+	const uint8_t *tag; /* where its tag starts */
+	const uint8_t *val, *vend, *next;
+	unsigned wire;
+};
+
 /* The occurrences of one field, as a JSON value will show them. */
 struct group {
 	const struct pb_field *f;
 	uint32_t fidx;
 	const uint8_t *p, *end; /* fast: tags from the first occurrence to the run's end */
-	uint32_t oi, oj;	/* slow: occurrences [oi, oj) */
-	uint32_t min_seq;	/* slow: occurrences before this are cleared */
+	struct field_at first;  /* fast: the first occurrence, already read */
+	bool single;            /* fast: ...and the only one of the run */
+	uint32_t oi, oj;        /* slow: occurrences [oi, oj) */
+	uint32_t min_seq;       /* slow: occurrences before this are cleared */
 };
 
 struct elem_it {
 	const struct pb_field *f;
 	bool slow;
+	bool single; /* fast: one occurrence, *first, not yet given */
 	const uint8_t *p, *end;
+	const struct field_at *first;
 	uint32_t oi, oj, min_seq;
-	const struct occ *occ;
+	size_t occ_off;            /* slow: the occurrences (scratch may move: an offset) */
 	const uint8_t *pk, *pkend; /* inside a packed chunk */
 };
 
 enum pkind { P_MSG, P_STRUCT, P_LIST, P_CLOSE };
 enum pstate { S_START, S_FIELDS, S_RMSG, S_MAP };
 
+/*
+ * A message being printed.  Fields up to `g` start zeroed; the rest is
+ * set before use.
+ */
 struct pframe {
 	uint8_t kind;  /* enum pkind */
 	uint8_t state; /* enum pstate */
 	bool first;    /* no member printed yet */
 	bool slow;
-	bool counted;
-	bool dedup; /* S_MAP: some keys repeat; print only the last entry of each */
-	const struct pb_message *m;
-	struct seg one;	    /* the input when it is one segment */
-	size_t segs_off;    /* else segments on the scratch stack */
+	bool dedup;     /* S_MAP: some keys repeat; print only the last entry of each */
+	bool have_next; /* fast: `next` holds the field after the current run */
 	uint32_t nsegs;
+	uint32_t level;     /* wire nesting of this message (0: top, or an Any's payload) */
+	uint32_t next_fidx; /* emit_defaults: first schema field not yet handled */
+	uint32_t index;     /* element of the group in progress */
+	uint32_t nprinted;
+	const struct pb_field *gf; /* the field in progress (error paths) */
+	const struct pb_message *m;
+	struct seg one;     /* the input when it is one segment */
+	size_t segs_off;    /* else segments on the scratch stack */
 	const uint8_t *cur; /* fast: next tag */
 	size_t occ_off, win_off;
 	uint32_t nocc, oi;
-	size_t keep;	    /* scratch top after this frame's own tables */
-	size_t map_keep;    /* scratch top during S_MAP */
-	size_t keepbits;    /* S_MAP dedup: one bit per entry */
+	size_t keep;     /* scratch top after this frame's own tables */
+	size_t map_keep; /* scratch top during S_MAP */
+	size_t keepbits; /* S_MAP dedup: one bit per entry */
 	size_t mark;
-	uint32_t next_fidx; /* emit_defaults: first schema field not yet handled */
-	uint32_t index;	    /* element of the group in progress */
-	uint32_t nprinted;
+	struct field_at next;
 	struct group g;
 	struct elem_it it;
 };
@@ -118,15 +139,15 @@ struct pp {
 	const struct pb_schema *schema;
 	struct pb_json_print_opts opts;
 	struct pb_json_error *err;
-	unsigned depth;
 	unsigned nframes;
+	int alloc_rc; /* -ENOMEM / -E2BIG once an allocation failed */
 	struct pbj_scratch sc;
 	struct pframe frames[PP_MAX_FRAMES];
 	uint8_t sc_inline[SCRATCH_INLINE];
 };
 
 /* begin_msg's results besides errors. */
-#define DONE 0
+#define DONE   0
 #define PUSHED 1
 
 /* ---- errors -------------------------------------------------------------------- */
@@ -151,10 +172,11 @@ static void build_path(struct pp *pp, char *path)
 		const struct pframe *f = &pp->frames[i];
 		char num[16];
 
-		if (f->kind == P_CLOSE || f->g.f == NULL)
+		if (f->kind == P_CLOSE || f->gf == NULL)
 			continue;
 		if (f->kind == P_MSG) {
-			const char *name = pp->opts.use_proto_names ? f->g.f->name : f->g.f->json_name;
+			const char *name =
+				pp->opts.use_proto_names ? f->gf->name : f->gf->json_name;
 
 			if (n > 0)
 				path_add(path, &n, ".", 1);
@@ -183,6 +205,7 @@ __attribute__((format(printf, 2, 3))) static int fail(struct pp *pp, const char 
 
 static int oom(struct pp *pp, int rc)
 {
+	pp->alloc_rc = rc;
 	if (pp->err != NULL) {
 		build_path(pp, pp->err->path);
 		snprintf(pp->err->message, sizeof(pp->err->message), "%s",
@@ -230,8 +253,8 @@ static int put_str(struct pp *pp, const uint8_t *p, size_t n)
 
 /* ---- wire reading ------------------------------------------------------------------ */
 
-static const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t *num,
-				 unsigned *wire, const uint8_t **val, const uint8_t **vend);
+static inline const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t *num,
+					unsigned *wire, const uint8_t **val, const uint8_t **vend);
 
 /* A tag: a varint of at most 5 bytes, of which protobuf keeps the low 32
  * bits. */
@@ -279,8 +302,9 @@ static const uint8_t *top_level_end(const uint8_t *p, const uint8_t *end)
  * of a varint or fixed value, a LEN payload, or a group with its end tag).
  * Returns the position after it, or NULL when malformed.
  */
-static const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t *num,
-				 unsigned *wire, const uint8_t **val, const uint8_t **vend)
+static inline __attribute__((always_inline)) const uint8_t *
+read_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wire, const uint8_t **val,
+	   const uint8_t **vend)
 {
 	uint64_t len;
 	uint32_t tag;
@@ -316,8 +340,7 @@ static const uint8_t *read_field(const uint8_t *p, const uint8_t *end, uint32_t 
 		*val = p;
 		p = pb_skip_value(p, end, PB_WIRE_SGROUP, *num, PB_JSON_MAX_DEPTH);
 		break;
-	default:
-		return NULL;
+	default: return NULL;
 	}
 	*vend = p;
 	return p;
@@ -413,6 +436,31 @@ static int salloc(struct pp *pp, size_t n, size_t *off)
 	return rc < 0 ? oom(pp, rc) : 0;
 }
 
+/*
+ * Segments handed over on the scratch stack move when it grows: a callee
+ * that allocates keeps them by offset and looks them up again.
+ */
+struct segsref {
+	const struct seg *p;
+	size_t off;
+	bool on_stack;
+};
+
+static struct segsref segs_ref(const struct pp *pp, const struct seg *segs)
+{
+	const uint8_t *b = pp->sc.base, *q = (const uint8_t *)segs;
+	struct segsref r = {segs, 0, q >= b && q < b + pp->sc.cap};
+
+	if (r.on_stack)
+		r.off = (size_t)(q - b);
+	return r;
+}
+
+static const struct seg *segs_get(const struct pp *pp, const struct segsref *r)
+{
+	return r->on_stack ? (const struct seg *)pbj_at(&pp->sc, r->off) : r->p;
+}
+
 /* A list of segments growing at the top of the scratch stack. */
 struct seglist {
 	size_t off;
@@ -488,26 +536,16 @@ static bool int_value(unsigned type, uint64_t raw, int64_t *sv, uint64_t *uv)
 	switch (type) {
 	case PB_TYPE_INT32:
 	case PB_TYPE_SFIXED32:
-	case PB_TYPE_ENUM:
-		*sv = (int32_t)(uint32_t)raw;
-		return true;
+	case PB_TYPE_ENUM: *sv = (int32_t)(uint32_t)raw; return true;
 	case PB_TYPE_SINT32:
 		*sv = (int32_t)(((uint32_t)raw >> 1) ^ (0u - ((uint32_t)raw & 1)));
 		return true;
 	case PB_TYPE_INT64:
-	case PB_TYPE_SFIXED64:
-		*sv = (int64_t)raw;
-		return true;
-	case PB_TYPE_SINT64:
-		*sv = pb_zigzag_dec(raw);
-		return true;
+	case PB_TYPE_SFIXED64: *sv = (int64_t)raw; return true;
+	case PB_TYPE_SINT64: *sv = pb_zigzag_dec(raw); return true;
 	case PB_TYPE_UINT32:
-	case PB_TYPE_FIXED32:
-		*uv = (uint32_t)raw;
-		return false;
-	default:
-		*uv = raw;
-		return false;
+	case PB_TYPE_FIXED32: *uv = (uint32_t)raw; return false;
+	default: *uv = raw; return false;
 	}
 }
 
@@ -522,22 +560,18 @@ static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, co
 	int64_t sv;
 
 	switch (f->type) {
-	case PB_TYPE_STRING:
-		return put_str(pp, val, (size_t)(vend - val));
+	case PB_TYPE_STRING: return put_str(pp, val, (size_t)(vend - val));
 	case PB_TYPE_BYTES: {
 		int rc = pbj_put_base64(pp->out, val, (size_t)(vend - val));
 
 		return rc < 0 ? oom(pp, rc) : 0;
 	}
-	default:
-		break;
+	default: break;
 	}
 	raw = raw_value(wire, val);
 	switch (f->type) {
-	case PB_TYPE_DOUBLE:
-		return put_double(pp, pb_bits_double(raw), false);
-	case PB_TYPE_FLOAT:
-		return put_double(pp, pb_bits_float((uint32_t)raw), true);
+	case PB_TYPE_DOUBLE: return put_double(pp, pb_bits_double(raw), false);
+	case PB_TYPE_FLOAT: return put_double(pp, pb_bits_float((uint32_t)raw), true);
 	case PB_TYPE_BOOL:
 		if (as_key)
 			return raw ? put(pp, "\"true\"", 6) : put(pp, "\"false\"", 7);
@@ -553,8 +587,7 @@ static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, co
 				return put_str(pp, (const uint8_t *)ev->name, strlen(ev->name));
 		}
 		return put_int(pp, (int32_t)raw, false);
-	default:
-		break;
+	default: break;
 	}
 	if (int_value(f->type, raw, &sv, &uv)) {
 		bool wide = f->type == PB_TYPE_INT64 || f->type == PB_TYPE_SINT64 ||
@@ -589,10 +622,8 @@ static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *v
 	case PB_TYPE_SINT32:
 	case PB_TYPE_FIXED32:
 	case PB_TYPE_SFIXED32:
-	case PB_TYPE_FLOAT:
-		return (uint32_t)raw == 0;
-	default:
-		return raw == 0;
+	case PB_TYPE_FLOAT: return (uint32_t)raw == 0;
+	default: return raw == 0;
 	}
 }
 
@@ -705,48 +736,62 @@ static int next_group(struct pp *pp, struct pframe *f, struct group *g)
 	const struct pb_message *m = f->m;
 	uint32_t num;
 	unsigned wire;
-	const uint8_t *val, *vend, *end;
+	const uint8_t *val, *vend;
 
 	if (!f->slow) {
-		const uint8_t *p = f->cur, *start = p;
-		const struct pb_field *fld = NULL;
+		const uint8_t *p, *end = f->one.end;
+		struct field_at *a = &g->first;
 
-		if (p == NULL)
-			return 0;
-		end = f->one.end;
-		/* Find the next known field. */
-		while (p < end) {
-			start = p;
-			p = read_field(p, end, &num, &wire, &val, &vend);
-			if (p == NULL)
-				return malformed(pp);
-			fld = known(m, num, wire);
-			if (fld != NULL)
-				break;
+		if (f->have_next) {
+			/* The previous run's end already read this field. */
+			*a = f->next;
+			f->have_next = false;
+		} else {
+			a->f = NULL;
+			for (p = f->cur; p != NULL && p < end;) {
+				a->tag = p;
+				p = read_field(p, end, &num, &a->wire, &a->val, &a->vend);
+				if (p == NULL)
+					return malformed(pp);
+				a->next = p;
+				a->f = known(m, num, a->wire);
+				if (a->f != NULL)
+					break;
+			}
+			if (a->f == NULL) {
+				f->cur = NULL;
+				return 0;
+			}
 		}
-		if (fld == NULL) {
-			f->cur = end;
-			return 0;
-		}
-		g->f = fld;
-		g->fidx = (uint32_t)(fld - m->fields);
-		g->p = start;
-		/* Its run ends at the next known field with another number. */
-		while (p < end) {
+		g->f = a->f;
+		g->fidx = (uint32_t)(a->f - m->fields);
+		g->p = a->tag;
+		g->single = true;
+		/* The run ends at the next known field with another number. */
+		for (p = a->next; p < end;) {
+			struct field_at *n = &f->next;
 			const uint8_t *q = p;
-			const struct pb_field *o;
 
 			p = read_field(p, end, &num, &wire, &val, &vend);
 			if (p == NULL)
 				return malformed(pp);
-			o = known(m, num, wire);
-			if (o != NULL && o != fld) {
+			n->f = known(m, num, wire);
+			if (n->f == NULL)
+				continue;
+			if (n->f != a->f) {
+				n->tag = q;
+				n->wire = wire;
+				n->val = val;
+				n->vend = vend;
+				n->next = p;
+				f->have_next = true;
 				p = q;
 				break;
 			}
+			g->single = false;
 		}
 		g->end = p;
-		f->cur = p;
+		f->cur = f->have_next ? NULL : p;
 		return 1;
 	}
 	const struct occ *occ = pbj_at(&pp->sc, f->occ_off);
@@ -774,18 +819,19 @@ static int next_group(struct pp *pp, struct pframe *f, struct group *g)
 	return 0;
 }
 
-static void elem_init(struct pp *pp, const struct pframe *f, const struct group *g,
-		      struct elem_it *it)
+static void elem_init(const struct pframe *f, const struct group *g, struct elem_it *it)
 {
 	it->f = g->f;
 	it->slow = f->slow;
 	it->pk = it->pkend = NULL;
 	if (f->slow) {
-		it->occ = pbj_at(&pp->sc, f->occ_off);
+		it->occ_off = f->occ_off;
 		it->oi = g->oi;
 		it->oj = g->oj;
 		it->min_seq = g->min_seq;
 	} else {
+		it->single = g->single;
+		it->first = &g->first;
 		it->p = g->p;
 		it->end = g->end;
 	}
@@ -824,13 +870,21 @@ static int elem_next(struct pp *pp, struct elem_it *it, unsigned *wire, const ui
 		if (it->slow) {
 			if (it->oi >= it->oj)
 				return 0;
-			const struct occ *o = &it->occ[it->oi++];
+			const struct occ *o =
+				(const struct occ *)pbj_at(&pp->sc, it->occ_off) + it->oi++;
 
 			if (o->seq < it->min_seq)
 				continue;
 			w = o->wire;
 			a = o->val;
 			b = o->end;
+		} else if (it->single) {
+			if (it->first == NULL)
+				return 0;
+			w = it->first->wire;
+			a = it->first->val;
+			b = it->first->vend;
+			it->first = NULL;
 		} else {
 			uint32_t num;
 
@@ -866,32 +920,35 @@ static int elem_next_valid(struct pp *pp, struct elem_it *it, unsigned *wire, co
 	return rc;
 }
 
-/* ---- starting values ---------------------------------------------------------------------------- */
+/* ---- starting values ----------------------------------------------------------------------------
+ */
 
 static int push_frame(struct pp *pp, enum pkind kind, const struct pb_message *m,
-		      const struct seg *segs, uint32_t nsegs, bool counted, struct pframe **out)
+		      const struct seg *segs, uint32_t nsegs, uint32_t level, struct pframe **out)
 {
-	struct pframe *f;
+	struct pframe *f = NULL;
 
 	if (pp->nframes >= PP_MAX_FRAMES)
 		return fail(pp, "message nested too deeply");
 	f = &pp->frames[pp->nframes++];
-	memset(f, 0, sizeof(*f));
+	memset(f, 0, offsetof(struct pframe, m));
 	f->kind = (uint8_t)kind;
 	f->state = S_START;
 	f->first = true;
 	f->m = m;
-	f->counted = counted;
+	f->level = level;
 	f->mark = pp->sc.top;
 	f->nsegs = nsegs;
+	f->cur = NULL;
 	if (nsegs == 1) {
 		f->one = segs[0];
 	} else if (nsegs > 1) {
+		struct segsref r = segs_ref(pp, segs);
+
 		if (salloc(pp, (size_t)nsegs * sizeof(struct seg), &f->segs_off) < 0)
 			return -1;
-		/* memmove: a caller may hand over segments that sat where the
-		 * copy now goes (begin_value released them just before). */
-		memmove(pbj_at(&pp->sc, f->segs_off), segs, (size_t)nsegs * sizeof(struct seg));
+		segs = segs_get(pp, &r);
+		memcpy(pbj_at(&pp->sc, f->segs_off), segs, (size_t)nsegs * sizeof(struct seg));
 	}
 	if (out != NULL)
 		*out = f;
@@ -938,8 +995,9 @@ static int put_time(struct pp *pp, const struct pb_message *m, const struct seg 
 	rc = m->wkt == PB_WKT_TIMESTAMP ? pbj_put_timestamp(pp->out, sec, ns)
 					: pbj_put_duration(pp->out, sec, ns);
 	if (rc == -1)
-		return fail(pp, m->wkt == PB_WKT_TIMESTAMP ? "Timestamp out of range (year 1 to 9999)"
-							   : "Duration is not valid");
+		return fail(pp, m->wkt == PB_WKT_TIMESTAMP
+					? "Timestamp out of range (year 1 to 9999)"
+					: "Duration is not valid");
 	return rc < 0 ? oom(pp, rc) : 0;
 }
 
@@ -953,6 +1011,7 @@ static int put_field_mask(struct pp *pp, const struct seg *segs, uint32_t nsegs)
 	size_t total = 0, off;
 	int rc;
 	struct pb_buf tmp;
+	struct segsref r = segs_ref(pp, segs);
 
 	tagit_init(&it, segs, nsegs);
 	while ((rc = tagit_next(&it, &num, &wire, &a, &b)) > 0)
@@ -967,7 +1026,7 @@ static int put_field_mask(struct pp *pp, const struct seg *segs, uint32_t nsegs)
 	tmp.len = 0;
 	tmp.cap = total + 1;
 	tmp.limit = 0;
-	tagit_init(&it, segs, nsegs);
+	tagit_init(&it, segs_get(pp, &r), nsegs);
 	for (size_t k = 0; tagit_next(&it, &num, &wire, &a, &b) > 0;) {
 		if (num != 1 || wire != PB_WIRE_LEN)
 			continue;
@@ -984,102 +1043,109 @@ static bool is_wrapper(unsigned wkt)
 	return wkt >= PB_WKT_DOUBLE_VALUE && wkt <= PB_WKT_BYTES_VALUE;
 }
 
-static int enter_msg(struct pp *pp)
+/*
+ * Nesting is counted as protobuf's parser counts it (json_format prints
+ * what that parser accepted): every message below the top, map entries
+ * included, at most PB_JSON_MAX_DEPTH levels; an Any's payload is parsed
+ * on its own and starts again at 0.
+ */
+static int check_level(struct pp *pp, uint32_t level)
 {
-	if (pp->depth >= PB_JSON_MAX_DEPTH)
-		return fail(pp, "message too deep: max recursion depth is %d", PB_JSON_MAX_DEPTH);
-	pp->depth++;
+	if (level > PB_JSON_MAX_DEPTH)
+		return fail(pp, "message too deep: more than %d levels", PB_JSON_MAX_DEPTH);
 	return 0;
 }
 
 static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg *segs,
-		     uint32_t nsegs, bool count);
+		     uint32_t nsegs, uint32_t level);
 
 /* google.protobuf.Value: the kind set last (a message kind merged over
  * its occurrences since another kind was set). */
 static int begin_value(struct pp *pp, const struct pb_message *m, const struct seg *segs,
-		       uint32_t nsegs, bool counted)
+		       uint32_t nsegs, uint32_t level)
 {
-	static const uint8_t kind_wire[7] = {0,		  PB_WIRE_VARINT, PB_WIRE_I64, PB_WIRE_LEN,
-					     PB_WIRE_VARINT, PB_WIRE_LEN,    PB_WIRE_LEN};
+	static const uint8_t kind_wire[7] = {0,           PB_WIRE_VARINT, PB_WIRE_I64,
+					     PB_WIRE_LEN, PB_WIRE_VARINT, PB_WIRE_LEN,
+					     PB_WIRE_LEN};
 	struct tagit it;
-	struct seglist sl = {0, 0, 0};
-	uint32_t num, kind = 0;
+	uint32_t num, kind = 0, nk = 0;
 	unsigned wire;
 	const uint8_t *a, *b, *va = NULL, *vb = NULL;
-	size_t mark = pp->sc.top;
+	size_t mark = pp->sc.top, off = 0;
+	struct segsref r = segs_ref(pp, segs);
 	int rc;
 
+	/* The kind set last, and how many occurrences it has since. */
 	tagit_init(&it, segs, nsegs);
 	while ((rc = tagit_next(&it, &num, &wire, &a, &b)) > 0) {
 		if (num < 1 || num > 6 || wire != kind_wire[num])
 			continue;
-		if (num != kind) {
-			kind = num;
-			sl.n = 0;
-		}
+		nk = num == kind ? nk + 1 : 1;
+		kind = num;
 		va = a;
 		vb = b;
-		if ((num == 5 || num == 6) && seglist_add(pp, &sl, a, b) < 0)
-			return -1;
 	}
 	if (rc < 0)
 		return malformed(pp);
+	if (kind == 5 || kind == 6) {
+		/* Its occurrences since, merged: a second pass fills them in. */
+		struct seg *list;
+		uint32_t cur = 0, i = 0;
+
+		if (salloc(pp, (size_t)nk * sizeof(struct seg), &off) < 0)
+			return -1;
+		list = pbj_at(&pp->sc, off);
+		tagit_init(&it, segs_get(pp, &r), nsegs);
+		while (tagit_next(&it, &num, &wire, &a, &b) > 0) {
+			if (num < 1 || num > 6 || wire != kind_wire[num])
+				continue;
+			i = num == cur ? i : 0;
+			cur = num;
+			if (num == kind && i < nk)
+				list[i++] = (struct seg){a, b};
+		}
+	}
 	switch (kind) {
 	case 0:
-	case 1:
-		rc = put(pp, "null", 4);
-		break;
-	case 2:
-		rc = put_double(pp, pb_bits_double(pb_get_le64(va)), false);
-		break;
-	case 3:
-		rc = put_str(pp, va, (size_t)(vb - va));
-		break;
-	case 4:
-		rc = varint_at(va) ? put(pp, "true", 4) : put(pp, "false", 5);
-		break;
+	case 1: rc = put(pp, "null", 4); break;
+	case 2: rc = put_double(pp, pb_bits_double(pb_get_le64(va)), false); break;
+	case 3: rc = put_str(pp, va, (size_t)(vb - va)); break;
+	case 4: rc = varint_at(va) ? put(pp, "true", 4) : put(pp, "false", 5); break;
 	default: {
 		/* Struct or ListValue: a frame of its own, which takes over
 		 * the depth this Value holds. */
-		const struct seg *s = pbj_at(&pp->sc, sl.off);
+		const struct seg *list = pbj_at(&pp->sc, off);
 		const struct pb_field *kf = field_of(m, kind);
 
-		pp->sc.top = mark;
+		/* The list stays below the frame until this one moves on. */
 		if (kf == NULL || kf->message == NULL)
 			return fail(pp, "google.protobuf.Value without struct_value / list_value");
-		if (push_frame(pp, kind == 5 ? P_STRUCT : P_LIST, kf->message, s, sl.n, counted,
+		if (check_level(pp, level + 1) < 0 ||
+		    push_frame(pp, kind == 5 ? P_STRUCT : P_LIST, kf->message, list, nk, level + 1,
 			       NULL) < 0)
 			return -1;
 		return PUSHED;
 	}
 	}
 	pp->sc.top = mark;
-	if (rc < 0)
-		return rc;
-	if (counted)
-		pp->depth--;
-	return DONE;
+	return rc < 0 ? rc : DONE;
 }
 
-static int begin_any(struct pp *pp, const struct seg *segs, uint32_t nsegs, bool counted)
+static int begin_any(struct pp *pp, const struct seg *segs, uint32_t nsegs)
 {
 	const uint8_t *ua = zeros, *ub = zeros, *va = zeros, *vb = zeros;
 	const struct pb_message *inner;
 	char name[512];
 	const uint8_t *slash;
 	size_t n;
-	struct pframe *f;
+	struct pframe *f = NULL;
 	int rc;
 
 	if ((rc = last_field(pp, segs, nsegs, 1, PB_WIRE_LEN, &ua, &ub)) < 0 ||
 	    (rc = last_field(pp, segs, nsegs, 2, PB_WIRE_LEN, &va, &vb)) < 0)
 		return -1;
-	if (ua == ub && va == vb) {
-		if (counted)
-			pp->depth--;
+	if (ua == ub && va == vb)
 		return put(pp, "{}", 2);
-	}
 	if (put(pp, "{\"@type\":", 9) < 0 || put_str(pp, ua, (size_t)(ub - ua)) < 0)
 		return -1;
 	slash = memrchr(ua, '/', (size_t)(ub - ua));
@@ -1100,13 +1166,13 @@ static int begin_any(struct pp *pp, const struct seg *segs, uint32_t nsegs, bool
 	if (inner->wkt != PB_WKT_NONE && inner->wkt != PB_WKT_EMPTY) {
 		/* {"@type": ..., "value": <the WKT's JSON>}: a closing frame
 		 * under the value's frame (if it needs one) prints the '}'. */
-		if (push_frame(pp, P_CLOSE, NULL, NULL, 0, counted, NULL) < 0 ||
+		if (push_frame(pp, P_CLOSE, NULL, NULL, 0, 0, NULL) < 0 ||
 		    put(pp, ",\"value\":", 9) < 0)
 			return -1;
-		rc = begin_msg(pp, inner, &s, 1, !is_wrapper(inner->wkt));
+		rc = begin_msg(pp, inner, &s, 1, 0);
 		return rc < 0 ? rc : PUSHED;
 	}
-	if (push_frame(pp, P_MSG, inner, &s, 1, counted, &f) < 0)
+	if (push_frame(pp, P_MSG, inner, &s, 1, 0, &f) < 0)
 		return -1;
 	f->first = false; /* "@type" is printed: members follow with ',' */
 	return PUSHED;
@@ -1118,18 +1184,16 @@ static int begin_any(struct pp *pp, const struct seg *segs, uint32_t nsegs, bool
  * pushed frame.  `count`: json_format counts this message's depth.
  */
 static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg *segs,
-		     uint32_t nsegs, bool count)
+		     uint32_t nsegs, uint32_t level)
 {
 	const uint8_t *a, *b;
 	int rc;
 
-	if (count && enter_msg(pp) < 0)
+	if (check_level(pp, level) < 0)
 		return -1;
 	switch (m->wkt) {
 	case PB_WKT_TIMESTAMP:
-	case PB_WKT_DURATION:
-		rc = put_time(pp, m, segs, nsegs);
-		break;
+	case PB_WKT_DURATION: rc = put_time(pp, m, segs, nsegs); break;
 	case PB_WKT_FIELD_MASK: {
 		size_t mark = pp->sc.top;
 
@@ -1137,14 +1201,12 @@ static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg
 		pp->sc.top = mark;
 		break;
 	}
-	case PB_WKT_VALUE:
-		return begin_value(pp, m, segs, nsegs, count);
-	case PB_WKT_ANY:
-		return begin_any(pp, segs, nsegs, count);
+	case PB_WKT_VALUE: return begin_value(pp, m, segs, nsegs, level);
+	case PB_WKT_ANY: return begin_any(pp, segs, nsegs);
 	case PB_WKT_STRUCT:
 	case PB_WKT_LIST_VALUE:
-		if (push_frame(pp, m->wkt == PB_WKT_STRUCT ? P_STRUCT : P_LIST, m, segs, nsegs, count,
-			       NULL) < 0)
+		if (push_frame(pp, m->wkt == PB_WKT_STRUCT ? P_STRUCT : P_LIST, m, segs, nsegs,
+			       level, NULL) < 0)
 			return -1;
 		return PUSHED;
 	default:
@@ -1158,15 +1220,11 @@ static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg
 				rc = put_scalar_default(pp, vf, false);
 			break;
 		}
-		if (push_frame(pp, P_MSG, m, segs, nsegs, count, NULL) < 0)
+		if (push_frame(pp, P_MSG, m, segs, nsegs, level, NULL) < 0)
 			return -1;
 		return PUSHED;
 	}
-	if (rc < 0)
-		return rc;
-	if (count)
-		pp->depth--;
-	return DONE;
+	return rc < 0 ? rc : DONE;
 }
 
 /* ---- members --------------------------------------------------------------------------------- */
@@ -1174,13 +1232,34 @@ static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg
 static int put_key(struct pp *pp, struct pframe *f, const struct pb_field *fld)
 {
 	const char *name = pp->opts.use_proto_names ? fld->name : fld->json_name;
+	size_t n = strlen(name), start = pp->out->len;
+	int rc = pb_buf_ensure(pp->out, n + 4);
+	uint8_t *o;
 
-	if (!f->first && putc1(pp, ',') < 0)
-		return -1;
+	if (rc < 0)
+		return oom(pp, rc);
+	o = pp->out->data + start;
+	if (!f->first)
+		*o++ = ',';
 	f->first = false;
-	if (put_str(pp, (const uint8_t *)name, strlen(name)) < 0)
-		return -1;
-	return putc1(pp, ':');
+	*o++ = '"';
+	/* Names are plain identifiers; a json_name needing escapes takes
+	 * the general path. */
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)name[i];
+
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+			pp->out->len = (size_t)(o - pp->out->data) - 1 - i;
+			if (put_str(pp, (const uint8_t *)name, n) < 0)
+				return -1;
+			return putc1(pp, ':');
+		}
+		*o++ = c;
+	}
+	*o++ = '"';
+	*o++ = ':';
+	pp->out->len = (size_t)(o - pp->out->data);
+	return 0;
 }
 
 /* emit_defaults prints what json_format's including_default_value_fields
@@ -1285,6 +1364,56 @@ struct dslot {
 	uint64_t v;
 };
 
+/* Maps this small are checked pair by pair, without a table. */
+#define SMALL_MAP 16
+
+static bool mkey_eq(const struct mkey *a, const struct mkey *b)
+{
+	return a->v == b->v && a->n == b->n && (a->n == 0 || memcmp(a->s, b->s, a->n) == 0);
+}
+
+static int map_dedup_small(struct pp *pp, struct pframe *f, const struct pb_message *em,
+			   uint32_t count)
+{
+	struct mkey keys[SMALL_MAP];
+	struct elem_it it;
+	unsigned wire;
+	const uint8_t *a, *b;
+	uint32_t i = 0;
+	uint8_t *bits;
+	bool dup = false;
+
+	elem_init(f, &f->g, &it);
+	while (i < count && elem_next(pp, &it, &wire, &a, &b) > 0) {
+		struct entry e;
+		size_t mark = pp->sc.top;
+
+		if (parse_entry(pp, em, a, b, &e) < 0)
+			return -1;
+		pp->sc.top = mark;
+		map_key(&em->fields[0], &e, &keys[i++]);
+	}
+	for (uint32_t x = 0; x < count && !dup; x++)
+		for (uint32_t y = x + 1; y < count && !dup; y++)
+			dup = keys[x].hash == keys[y].hash && mkey_eq(&keys[x], &keys[y]);
+	if (!dup)
+		return 0;
+	if (salloc(pp, count / 8 + 1, &f->keepbits) < 0)
+		return -1;
+	bits = pbj_at(&pp->sc, f->keepbits);
+	memset(bits, 0, count / 8 + 1);
+	for (uint32_t x = 0; x < count; x++) {
+		bool later = false;
+
+		for (uint32_t y = x + 1; y < count && !later; y++)
+			later = keys[x].hash == keys[y].hash && mkey_eq(&keys[x], &keys[y]);
+		if (!later)
+			bits[x / 8] |= (uint8_t)(1u << (x % 8));
+	}
+	f->dedup = true;
+	return 0;
+}
+
 /*
  * Before printing a map: if a key repeats, mark which entries to print
  * (the last of each key, as a protobuf map keeps).
@@ -1302,14 +1431,18 @@ static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *e
 	int rc;
 	bool dup = false;
 
-	elem_init(pp, f, &f->g, &it);
+	f->dedup = false;
+	if (!f->slow && f->g.single)
+		return 0;
+	elem_init(f, &f->g, &it);
 	while ((rc = elem_next(pp, &it, &wire, &a, &b)) > 0)
 		count++;
 	if (rc < 0)
 		return -1;
-	f->dedup = false;
 	if (count < 2)
 		return 0;
+	if (count <= SMALL_MAP)
+		return map_dedup_small(pp, f, em, count);
 	while (cap < count * 2)
 		cap *= 2;
 	if (salloc(pp, (size_t)cap * sizeof(struct dslot), &toff) < 0 ||
@@ -1319,7 +1452,7 @@ static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *e
 	bits = pbj_at(&pp->sc, f->keepbits);
 	memset(tab, 0, (size_t)cap * sizeof(*tab));
 	memset(bits, 0xff, count / 8 + 1);
-	elem_init(pp, f, &f->g, &it);
+	elem_init(f, &f->g, &it);
 	while (elem_next(pp, &it, &wire, &a, &b) > 0) {
 		struct entry e;
 		struct mkey k;
@@ -1328,6 +1461,9 @@ static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *e
 		if (parse_entry(pp, em, a, b, &e) < 0)
 			return -1;
 		pp->sc.top = mark;
+		/* parse_entry may have grown (moved) the scratch stack. */
+		tab = pbj_at(&pp->sc, toff);
+		bits = pbj_at(&pp->sc, f->keepbits);
 		map_key(kf, &e, &k);
 		for (uint32_t j = k.hash & (cap - 1);; j = (j + 1) & (cap - 1)) {
 			struct dslot *s = &tab[j];
@@ -1359,14 +1495,14 @@ static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *e
 }
 
 /* One map entry: key, ':' and the value (a frame may be pushed). */
-static int put_entry(struct pp *pp, struct pframe *f, const struct pb_message *em,
-		     const uint8_t *p, const uint8_t *end)
+static int put_entry(struct pp *pp, struct pframe *f, const struct pb_message *em, const uint8_t *p,
+		     const uint8_t *end)
 {
 	const struct pb_field *kf = &em->fields[0], *vf = &em->fields[1];
 	struct entry e;
 	int rc;
 
-	if (parse_entry(pp, em, p, end, &e) < 0)
+	if (check_level(pp, f->level + 1) < 0 || parse_entry(pp, em, p, end, &e) < 0)
 		return -1;
 	if (f->nprinted++ > 0 && putc1(pp, ',') < 0)
 		return -1;
@@ -1376,7 +1512,7 @@ static int put_entry(struct pp *pp, struct pframe *f, const struct pb_message *e
 		return -1;
 	if (vf->type == PB_TYPE_MESSAGE)
 		return begin_msg(pp, vf->message, pbj_at(&pp->sc, e.vals.off), e.vals.n,
-				 f->kind != P_STRUCT);
+				 f->level + 2);
 	if (vf->type == PB_TYPE_GROUP)
 		return fail(pp, "group fields are not supported");
 	return e.has_val ? put_scalar(pp, vf, e.vwire, e.va, e.vb, false)
@@ -1396,15 +1532,15 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 	const uint8_t *a, *b, *la = NULL, *lb = NULL;
 	int rc;
 
-	f->g = *g; /* for error paths */
+	f->gf = fld; /* for error paths */
 	if (fld->type == PB_TYPE_GROUP)
 		return fail(pp, "group fields are not supported");
-	elem_init(pp, f, g, &it);
+	elem_init(f, g, &it);
 	if (fld->map || (fld->repeated && fld->type == PB_TYPE_MESSAGE)) {
 		if (put_key(pp, f, fld) < 0)
 			return -1;
 		f->g = *g;
-		f->it = it;
+		elem_init(f, &f->g, &f->it); /* it points into the group */
 		f->index = 0;
 		f->nprinted = 0;
 		if (fld->map) {
@@ -1454,14 +1590,15 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 		if (!f->slow) {
 			struct seg s = {la, lb};
 
-			return begin_msg(pp, fld->message, &s, 1, true);
+			return begin_msg(pp, fld->message, &s, 1, f->level + 1);
 		}
-		return begin_msg(pp, fld->message, pbj_at(&pp->sc, sl.off), sl.n, true);
+		return begin_msg(pp, fld->message, pbj_at(&pp->sc, sl.off), sl.n, f->level + 1);
 	}
 	/* A singular scalar: the last value counts (earlier strings are
 	 * still checked, as the parser would have read them). */
 	while ((rc = elem_next_valid(pp, &it, &wire, &a, &b)) > 0) {
-		if (fld->type == PB_TYPE_STRING && la != NULL && !pbj_utf8_valid(la, (size_t)(lb - la)))
+		if (fld->type == PB_TYPE_STRING && la != NULL &&
+		    !pbj_utf8_valid(la, (size_t)(lb - la)))
 			return fail(pp, "invalid UTF-8 in a string");
 		la = a;
 		lb = b;
@@ -1483,8 +1620,6 @@ static int pop(struct pp *pp)
 {
 	struct pframe *f = &pp->frames[pp->nframes - 1];
 
-	if (f->counted)
-		pp->depth--;
 	pp->sc.top = f->mark;
 	pp->nframes--;
 	return 0;
@@ -1506,7 +1641,8 @@ static int start_container(struct pp *pp, struct pframe *f)
 	}
 	f->first = false;
 	f->g = g;
-	elem_init(pp, f, &g, &f->it);
+	f->gf = g.f;
+	elem_init(f, &f->g, &f->it);
 	f->index = 0;
 	f->nprinted = 0;
 	if (f->kind == P_STRUCT) {
@@ -1549,7 +1685,7 @@ static int step(struct pp *pp, struct pframe *f)
 		switch (f->state) {
 		case S_FIELDS:
 			pp->sc.top = f->keep;
-			f->g.f = NULL;
+			f->gf = NULL;
 			rc = next_group(pp, f, &g);
 			if (rc < 0)
 				return -1;
@@ -1589,7 +1725,7 @@ static int step(struct pp *pp, struct pframe *f)
 			{
 				struct seg s = {a, b};
 
-				rc = begin_msg(pp, f->g.f->message, &s, 1, f->kind != P_LIST);
+				rc = begin_msg(pp, f->g.f->message, &s, 1, f->level + 1);
 			}
 			if (rc < 0)
 				return -1;
@@ -1632,7 +1768,7 @@ int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
 		     struct pb_buf *out, struct pb_json_error *err)
 {
 	struct pp ctx, *pp = &ctx;
-	struct seg s = {data, data + len};
+	struct seg s = {zeros, zeros};
 	size_t before = out->len;
 	int rc;
 
@@ -1643,27 +1779,28 @@ int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
 	else
 		memset(&pp->opts, 0, sizeof(pp->opts));
 	pp->err = err;
-	pp->depth = 0;
 	pp->nframes = 0;
+	pp->alloc_rc = 0;
 	pp->sc.base = pp->sc_inline;
 	pp->sc.top = 0;
 	pp->sc.cap = sizeof(pp->sc_inline);
 	pp->sc.heap = NULL;
-	pp->sc.limit = out->limit;
+	pp->sc.limit = 0; /* bounded by the input: one entry per field read */
 	if (err != NULL) {
 		err->path[0] = err->message[0] = '\0';
 		err->offset = 0;
 	}
-	if (data == NULL)
-		s.p = s.end = zeros;
-	s.end = top_level_end(s.p, s.end);
-	rc = begin_msg(pp, m, &s, 1, true);
+	if (data != NULL) {
+		s.p = data;
+		s.end = top_level_end(data, data + len);
+	}
+	rc = begin_msg(pp, m, &s, 1, 0);
 	while (rc >= 0 && pp->nframes > 0)
 		rc = step(pp, &pp->frames[pp->nframes - 1]);
 	pbj_scratch_free(&pp->sc);
 	if (rc < 0) {
 		out->len = before;
-		return rc;
+		return pp->alloc_rc < 0 ? pp->alloc_rc : -1;
 	}
 	return 0;
 }

@@ -27,14 +27,30 @@
 
 /* ---- scratch stack ------------------------------------------------------------ */
 
+/*
+ * Under AddressSanitizer every allocation moves the stack to a new heap
+ * block and frees the old one, so a pointer kept into it across an
+ * allocation (instead of an offset) is caught at once.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_ALWAYS_MOVES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_ALWAYS_MOVES 1
+#endif
+#endif
+#ifndef SCRATCH_ALWAYS_MOVES
+#define SCRATCH_ALWAYS_MOVES 0
+#endif
+
 int pbj_scratch_alloc(struct pbj_scratch *s, size_t n, size_t *off)
 {
 	size_t at = (s->top + 7) & ~(size_t)7;
 
 	if (n > SIZE_MAX / 4 || at + n > SIZE_MAX / 4)
 		return -E2BIG;
-	if (at + n > s->cap) {
-		size_t cap = s->cap * 2;
+	if (at + n > s->cap || SCRATCH_ALWAYS_MOVES) {
+		size_t cap = s->cap;
 		uint8_t *p;
 
 		while (cap < at + n)
@@ -44,11 +60,19 @@ int pbj_scratch_alloc(struct pbj_scratch *s, size_t n, size_t *off)
 				return -E2BIG;
 			cap = s->limit;
 		}
-		p = s->heap ? realloc(s->heap, cap) : malloc(cap);
+		if (SCRATCH_ALWAYS_MOVES) {
+			p = malloc(cap);
+			if (p != NULL) {
+				memcpy(p, s->base, s->top);
+				free(s->heap);
+			}
+		} else {
+			p = s->heap ? realloc(s->heap, cap) : malloc(cap);
+			if (p != NULL && s->heap == NULL)
+				memcpy(p, s->base, s->top);
+		}
 		if (p == NULL)
 			return -ENOMEM;
-		if (s->heap == NULL)
-			memcpy(p, s->base, s->top);
 		s->heap = s->base = p;
 		s->cap = cap;
 	}
@@ -128,9 +152,9 @@ size_t pbj_plain_run(const uint8_t *p, size_t n)
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
 		/* Signed compare: bytes >= 0x80 are negative, so "< 0x20"
 		 * catches control characters and non-ASCII at once. */
-		__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, space),
-					 _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-						      _mm_cmpeq_epi8(v, bslash)));
+		__m128i m = _mm_or_si128(
+			_mm_cmplt_epi8(v, space),
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
 		unsigned mask = (unsigned)_mm_movemask_epi8(m);
 
 		if (mask != 0)
@@ -186,27 +210,13 @@ int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 
 		o[0] = '\\';
 		switch (c) {
-		case '"':
-			o[1] = '"';
-			break;
-		case '\\':
-			o[1] = '\\';
-			break;
-		case '\n':
-			o[1] = 'n';
-			break;
-		case '\r':
-			o[1] = 'r';
-			break;
-		case '\t':
-			o[1] = 't';
-			break;
-		case '\b':
-			o[1] = 'b';
-			break;
-		case '\f':
-			o[1] = 'f';
-			break;
+		case '"': o[1] = '"'; break;
+		case '\\': o[1] = '\\'; break;
+		case '\n': o[1] = 'n'; break;
+		case '\r': o[1] = 'r'; break;
+		case '\t': o[1] = 't'; break;
+		case '\b': o[1] = 'b'; break;
+		case '\f': o[1] = 'f'; break;
 		default:
 			o[1] = 'u';
 			o[2] = '0';
@@ -662,7 +672,7 @@ static double decimal_to_double(const char *s, size_t n)
 	size_t i = 0;
 	bool neg = false, dropped = false;
 	uint64_t w = 0;
-	int nw = 0;			/* digits in w */
+	int nw = 0;                   /* digits in w */
 	long long dexp = 0, lexp = 0; /* value = digits x 10^(dexp + lexp) */
 	char buf[DEC_KEEP + 40];
 	size_t nb = 0;
@@ -1008,14 +1018,16 @@ static bool tf_two(enum tf f, char a, char b)
 	case TF_MONTH: /* 1[0-2]|0[1-9] */
 		return (a == '1' && b >= '0' && b <= '2') || (a == '0' && b >= '1' && b <= '9');
 	case TF_DAY: /* 3[01]|[12]\d|0[1-9]| [1-9] */
-		return (a == '3' && (b == '0' || b == '1')) || ((a == '1' || a == '2') && is_digit(b)) ||
+		return (a == '3' && (b == '0' || b == '1')) ||
+		       ((a == '1' || a == '2') && is_digit(b)) ||
 		       ((a == '0' || a == ' ') && b >= '1' && b <= '9');
 	case TF_HOUR: /* 2[0-3]|[0-1]\d */
-		return (a == '2' && b >= '0' && b <= '3') || ((a == '0' || a == '1') && is_digit(b));
-	case TF_MINUTE: /* [0-5]\d */
-		return a >= '0' && a <= '5' && is_digit(b);
+		return (a == '2' && b >= '0' && b <= '3') ||
+		       ((a == '0' || a == '1') && is_digit(b));
+	case TF_MINUTE: /* [0-5]\d */ return a >= '0' && a <= '5' && is_digit(b);
 	default: /* 6[0-1]|[0-5]\d */
-		return (a == '6' && (b == '0' || b == '1')) || (a >= '0' && a <= '5' && is_digit(b));
+		return (a == '6' && (b == '0' || b == '1')) ||
+		       (a >= '0' && a <= '5' && is_digit(b));
 	}
 }
 
@@ -1072,8 +1084,7 @@ static bool py_float_prefixed(const char *prefix, const char *frac, size_t n, do
 	return pbj_py_float(buf, n + pl, out);
 }
 
-int pbj_parse_timestamp(const char *s, size_t n, int64_t *seconds, int32_t *nanos,
-			const char **why)
+int pbj_parse_timestamp(const char *s, size_t n, int64_t *seconds, int32_t *nanos, const char **why)
 {
 	const char *tz = memchr_c(s, n, 'Z');
 	size_t i = 0;
@@ -1097,8 +1108,8 @@ int pbj_parse_timestamp(const char *s, size_t n, int64_t *seconds, int32_t *nano
 		*why = "lowercase 't' is not accepted";
 		return -1;
 	}
-	if (slen < 5 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
-	    !is_digit(s[3]) || s[4] != '-') {
+	if (slen < 5 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) || !is_digit(s[3]) ||
+	    s[4] != '-') {
 		*why = "time data does not match format '%Y-%m-%dT%H:%M:%S'";
 		return -1;
 	}
@@ -1107,7 +1118,8 @@ int pbj_parse_timestamp(const char *s, size_t n, int64_t *seconds, int32_t *nano
 
 	i = 5;
 	if (!tf_field(s, slen, &i, TF_MONTH, '-', &mo) || !tf_field(s, slen, &i, TF_DAY, 'T', &d) ||
-	    !tf_field(s, slen, &i, TF_HOUR, ':', &h) || !tf_field(s, slen, &i, TF_MINUTE, ':', &mi) ||
+	    !tf_field(s, slen, &i, TF_HOUR, ':', &h) ||
+	    !tf_field(s, slen, &i, TF_MINUTE, ':', &mi) ||
 	    !tf_field(s, slen, &i, TF_SECOND, 0, &se)) {
 		*why = "time data does not match format '%Y-%m-%dT%H:%M:%S'";
 		return -1;
@@ -1201,8 +1213,7 @@ int pbj_put_duration(struct pb_buf *b, int64_t seconds, int32_t nanos)
 	return 0;
 }
 
-int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos,
-		       const char **why)
+int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos, const char **why)
 {
 	const char *point;
 	bool neg, ov;

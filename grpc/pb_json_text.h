@@ -143,8 +143,7 @@ int pbj_parse_timestamp(const char *s, size_t n, int64_t *seconds, int32_t *nano
  * of seconds and nanos differ (json_format refuses those). */
 int pbj_put_duration(struct pb_buf *b, int64_t seconds, int32_t nanos);
 
-int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos,
-		       const char **why);
+int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos, const char **why);
 
 /* ---- FieldMask paths ------------------------------------------------------------- */
 

@@ -43,18 +43,15 @@ void pb_buf_free(struct pb_buf *b)
 	b->len = b->cap = 0;
 }
 
-const uint8_t *pb_skip_value(const uint8_t *p, const uint8_t *end, unsigned wire,
-			     uint32_t number, unsigned depth)
+const uint8_t *pb_skip_value(const uint8_t *p, const uint8_t *end, unsigned wire, uint32_t number,
+			     unsigned depth)
 {
 	uint64_t v;
 
 	switch (wire) {
-	case PB_WIRE_VARINT:
-		return pb_get_varint(p, end, &v);
-	case PB_WIRE_I64:
-		return end - p >= 8 ? p + 8 : NULL;
-	case PB_WIRE_I32:
-		return end - p >= 4 ? p + 4 : NULL;
+	case PB_WIRE_VARINT: return pb_get_varint(p, end, &v);
+	case PB_WIRE_I64: return end - p >= 8 ? p + 8 : NULL;
+	case PB_WIRE_I32: return end - p >= 4 ? p + 4 : NULL;
 	case PB_WIRE_LEN:
 		p = pb_get_varint(p, end, &v);
 		if (p == NULL || v > (uint64_t)(end - p))
@@ -76,7 +73,6 @@ const uint8_t *pb_skip_value(const uint8_t *p, const uint8_t *end, unsigned wire
 			if (p == NULL)
 				return NULL;
 		}
-	default:
-		return NULL;
+	default: return NULL;
 	}
 }

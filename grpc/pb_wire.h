@@ -88,7 +88,9 @@ static inline void pb_append_bytes(struct pb_buf *b, const void *p, size_t n)
 
 static inline uint64_t pb_zigzag_enc(int64_t v)
 {
-	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	uint64_t u = (uint64_t)v;
+
+	return (u << 1) ^ (0 - (u >> 63));
 }
 
 static inline int64_t pb_zigzag_dec(uint64_t v)
@@ -170,8 +172,8 @@ static inline uint64_t pb_get_le64(const uint8_t *p)
  * skipped whole (their end tag must match); `depth` bounds their nesting.
  * Returns the position after the value, or NULL.
  */
-const uint8_t *pb_skip_value(const uint8_t *p, const uint8_t *end, unsigned wire,
-			     uint32_t number, unsigned depth);
+const uint8_t *pb_skip_value(const uint8_t *p, const uint8_t *end, unsigned wire, uint32_t number,
+			     unsigned depth);
 
 /* Scalars other than strings and bytes may be sent packed. */
 static inline bool pb_type_is_packable(unsigned type)
