@@ -864,6 +864,7 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 	request_id(g, x);
 
 	uint64_t timeout_ms = route->timeout_ms;
+	bool from_header = false;
 	for (unsigned i = 0; i < x->req.nheaders; i++) {
 		const struct http_header *h = &x->req.headers[i];
 		if (cfg->timeout_header && cfg->timeout_header[0] &&
@@ -876,6 +877,7 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 				return;
 			}
 			timeout_ms = ms;
+			from_header = true;
 		} else if (http_slice_ieq(h->name, "accept") && route->method->server_streaming &&
 			   memmem(h->value.base, h->value.len, "text/event-stream", 17)) {
 			g->mode = GW_SSE;
@@ -891,8 +893,8 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 	}
 	if (route->method->server_streaming && g->mode != GW_SSE)
 		g->mode = GW_NDJSON;
-	if (cfg->max_timeout_ms && (timeout_ms == 0 || timeout_ms > cfg->max_timeout_ms) &&
-	    timeout_ms != route->timeout_ms)
+	/* A client may shorten its deadline, never stretch it past the cap. */
+	if (from_header && cfg->max_timeout_ms && timeout_ms > cfg->max_timeout_ms)
 		timeout_ms = cfg->max_timeout_ms;
 
 	struct pb_buf req = {0};
