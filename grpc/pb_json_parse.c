@@ -140,17 +140,6 @@ struct jp {
 
 /* ---- errors ------------------------------------------------------------------ */
 
-static void path_add(char *path, size_t *n, const char *s, size_t len)
-{
-	size_t room = 255 - *n;
-
-	if (len > room)
-		len = room;
-	memcpy(path + *n, s, len);
-	*n += len;
-	path[*n] = '\0';
-}
-
 /* The JSON path of the value being parsed: members as .name, map and
  * Struct keys as ["key"], elements as [i]. */
 static void build_path(struct jp *jp, char *path)
@@ -168,19 +157,19 @@ static void build_path(struct jp *jp, char *path)
 		case F_MSG:
 		case F_ANY_WKT:
 			if (n > 0)
-				path_add(path, &n, ".", 1);
-			path_add(path, &n, f->key, f->keylen);
+				pbj_path_add(path, &n, ".", 1);
+			pbj_path_add(path, &n, f->key, f->keylen);
 			break;
 		case F_MAP:
 		case F_STRUCT:
 		case F_SKIP_OBJ:
-			path_add(path, &n, "[\"", 2);
-			path_add(path, &n, f->key, f->keylen);
-			path_add(path, &n, "\"]", 2);
+			pbj_path_add(path, &n, "[\"", 2);
+			pbj_path_add(path, &n, f->key, f->keylen);
+			pbj_path_add(path, &n, "\"]", 2);
 			break;
 		default:
-			path_add(path, &n, num,
-				 (size_t)snprintf(num, sizeof(num), "[%u]", f->index));
+			pbj_path_add(path, &n, num,
+				     (size_t)snprintf(num, sizeof(num), "[%u]", f->index));
 			break;
 		}
 	}

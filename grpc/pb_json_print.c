@@ -152,17 +152,6 @@ struct pp {
 
 /* ---- errors -------------------------------------------------------------------- */
 
-static void path_add(char *path, size_t *n, const char *s, size_t len)
-{
-	size_t room = 255 - *n;
-
-	if (len > room)
-		len = room;
-	memcpy(path + *n, s, len);
-	*n += len;
-	path[*n] = '\0';
-}
-
 static void build_path(struct pp *pp, char *path)
 {
 	size_t n = 0;
@@ -179,13 +168,13 @@ static void build_path(struct pp *pp, char *path)
 				pp->opts.use_proto_names ? f->gf->name : f->gf->json_name;
 
 			if (n > 0)
-				path_add(path, &n, ".", 1);
-			path_add(path, &n, name, strlen(name));
+				pbj_path_add(path, &n, ".", 1);
+			pbj_path_add(path, &n, name, strlen(name));
 		}
 		if (f->state == S_RMSG || f->state == S_MAP)
-			path_add(path, &n, num,
-				 (size_t)snprintf(num, sizeof(num), "[%u]",
-						  f->index > 0 ? f->index - 1 : 0));
+			pbj_path_add(path, &n, num,
+				     (size_t)snprintf(num, sizeof(num), "[%u]",
+						      f->index > 0 ? f->index - 1 : 0));
 	}
 }
 

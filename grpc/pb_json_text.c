@@ -1314,3 +1314,14 @@ void pbj_mask_path_to_snake(const char *p, size_t n, uint8_t *out)
 		}
 	}
 }
+
+void pbj_path_add(char *path, size_t *n, const char *s, size_t len)
+{
+	size_t room = sizeof(((struct pb_json_error *)0)->path) - 1 - *n;
+
+	if (len > room)
+		len = room;
+	memcpy(path + *n, s, len);
+	*n += len;
+	path[*n] = '\0';
+}

@@ -156,4 +156,7 @@ long pbj_mask_path_snake_len(const char *p, size_t n);
 /* Write the snake_case form (pbj_mask_path_snake_len bytes) to out. */
 void pbj_mask_path_to_snake(const char *p, size_t n, uint8_t *out);
 
+/* Append to an error path (struct pb_json_error.path), cutting at its size. */
+void pbj_path_add(char *path, size_t *n, const char *s, size_t len);
+
 #endif
