@@ -620,7 +620,8 @@ static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *v
 
 static const struct seg *frame_segs(struct pp *pp, const struct pframe *f)
 {
-	return f->nsegs == 1 ? &f->one : pbj_at(&pp->sc, f->segs_off);
+	/* With no segments segs_off is stale: never form a pointer from it. */
+	return f->nsegs <= 1 ? &f->one : pbj_at(&pp->sc, f->segs_off);
 }
 
 static int occ_cmp(const void *a, const void *b)
