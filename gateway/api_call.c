@@ -23,6 +23,7 @@
 #include "grpc/pb_json_text.h"
 #include "grpc/pb_wire.h"
 #include "grpc/upstream.h"
+#include "tls/tls.h"
 
 /* Metadata entries and their bytes per call: generous for real traffic,
  * and a hard bound on what a client can make us forward. */
@@ -125,11 +126,18 @@ static bool header_allowed(char *const *rules, unsigned n, const char *name, siz
 static bool header_reserved(const char *name, size_t len)
 {
 	static const char *const reserved[] = {
-		"connection",        "content-length",
-		"content-type",      "host",
-		"keep-alive",        "te",
-		"trailer",           "upgrade",
-		"transfer-encoding", "proxy-connection",
+		"connection",
+		"content-length",
+		"content-type",
+		"host",
+		"keep-alive",
+		"te",
+		"trailer",
+		"upgrade",
+		"transfer-encoding",
+		"proxy-connection",
+		/* set by ringgate from the verified client certificate only */
+		"x-client-cert-subject",
 	};
 	if (len >= 5 && strncasecmp(name, "grpc-", 5) == 0)
 		return true;
@@ -862,6 +870,9 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 	g->schema = w->snap->api.schema;
 	g->out.limit = cfg->max_response_bytes;
 	request_id(g, x);
+	const char *subject = tls_conn_peer_subject(http_exchange_transport(x));
+	if (subject)
+		add_meta(g, "x-client-cert-subject", 21, subject, strlen(subject));
 
 	uint64_t timeout_ms = route->timeout_ms;
 	bool from_header = false;

@@ -46,6 +46,14 @@ static const char usage_text[] =
 	"30)\n"
 	"  --buffers N              receive buffers per worker, a power of two (default 2048)\n"
 	"  --buffer-size BYTES      bytes per receive buffer (default 8192)\n"
+	"  --tls-cert FILE          serve HTTPS: PEM certificate chain, leaf first (with\n"
+	"                           --tls-key); applies to every listener without its own\n"
+	"                           tls section in the config file\n"
+	"  --tls-key FILE           PEM private key of --tls-cert (RSA or ECDSA)\n"
+	"  --tls-min-version V      1.2 or 1.3 (default 1.2)\n"
+	"  --tls-client-ca FILE     require client certificates signed by this CA bundle\n"
+	"  --tls-handshake-timeout SEC  time allowed for a TLS handshake (default 10;\n"
+	"                           fractions allowed: 0.5)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --check                  validate the configuration and exit\n"
 	"  --version                print the version and exit\n"
@@ -73,6 +81,11 @@ enum {
 	OPT_BUFFERS,
 	OPT_BUFSIZE,
 	OPT_LOGLEVEL,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_MIN,
+	OPT_TLS_CLIENT_CA,
+	OPT_TLS_HS_TIMEOUT,
 	OPT_CHECK,
 	OPT_VERSION,
 	OPT_HELP,
@@ -98,6 +111,11 @@ static const struct option long_opts[] = {
 	{"buffers", required_argument, NULL, OPT_BUFFERS},
 	{"buffer-size", required_argument, NULL, OPT_BUFSIZE},
 	{"log-level", required_argument, NULL, OPT_LOGLEVEL},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"tls-min-version", required_argument, NULL, OPT_TLS_MIN},
+	{"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+	{"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -225,6 +243,100 @@ static int parse_static(struct gw_config *cfg, const char *arg)
 	return 0;
 }
 
+void gw_tls_server_config_init(struct tls_server_config *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->min_version = 12;
+	t->client_auth = TLS_CLIENT_AUTH_NONE;
+	t->handshake_timeout_ms = TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	t->session_tickets = true;
+	t->ticket_rotation_s = TLS_DEFAULT_TICKET_ROTATION_S;
+}
+
+void gw_tls_server_config_free(struct tls_server_config *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->ncerts; i++) {
+		free(t->certs[i].cert);
+		free(t->certs[i].key);
+		for (unsigned j = 0; j < t->certs[i].nnames; j++)
+			free(t->certs[i].names[j]);
+	}
+	free(t->ciphers);
+	free(t->groups);
+	free(t->client_ca);
+	free(t);
+}
+
+void gw_tls_client_config_init(struct tls_client_config *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->verify = true;
+	t->min_version = 12;
+	t->handshake_timeout_ms = TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+}
+
+void gw_tls_client_config_free(struct tls_client_config *t)
+{
+	if (!t)
+		return;
+	free(t->ca);
+	free(t->server_name);
+	free(t->cert);
+	free(t->key);
+	free(t->ciphers);
+	free(t->groups);
+	free(t);
+}
+
+void gw_config_clear_listen_tls(struct gw_config *cfg)
+{
+	for (unsigned i = 0; i < GW_MAX_LISTENERS; i++) {
+		if (cfg->listen_tls[i] != cfg->cli_tls)
+			gw_tls_server_config_free(cfg->listen_tls[i]);
+		cfg->listen_tls[i] = NULL;
+	}
+}
+
+/* The settings --tls-* options fill, made on first use. */
+static struct tls_server_config *cli_tls(struct gw_config *cfg)
+{
+	if (!cfg->cli_tls) {
+		cfg->cli_tls = malloc(sizeof(*cfg->cli_tls));
+		if (!cfg->cli_tls) {
+			fprintf(stderr, "ringgate: out of memory\n");
+			exit(1);
+		}
+		gw_tls_server_config_init(cfg->cli_tls);
+		cfg->cli_tls->ncerts = 1;
+	}
+	return cfg->cli_tls;
+}
+
+static int set_cli_string(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = strdup(value);
+	return *dst ? 0 : -1;
+}
+
+/* Seconds, with an optional fraction ("0.5"), in (0, 3600]. */
+static int parse_seconds(const char *opt, const char *s, uint32_t *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 3600) {
+		bad(opt, s, "expected seconds, more than 0 and at most 3600 (e.g. 10 or 0.5)");
+		return -1;
+	}
+	*ms = (uint32_t)(v * 1000 + 0.5);
+	if (*ms == 0)
+		*ms = 1;
+	return 0;
+}
+
 static void config_defaults(struct gw_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -334,6 +446,7 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 						free((char *)cfg->listen[i]);
 				cfg->listen_heap = 0;
 				cfg->nlisten = 0;
+				gw_config_clear_listen_tls(cfg);
 			}
 			if (cfg->nlisten == GW_MAX_LISTENERS) {
 				bad("listen", optarg, "too many listen addresses");
@@ -429,6 +542,31 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 				return GW_CLI_EXIT_BAD;
 			}
 			break;
+		case OPT_TLS_CERT:
+			if (set_cli_string(&cli_tls(cfg)->certs[0].cert, optarg))
+				return GW_CLI_EXIT_BAD;
+			break;
+		case OPT_TLS_KEY:
+			if (set_cli_string(&cli_tls(cfg)->certs[0].key, optarg))
+				return GW_CLI_EXIT_BAD;
+			break;
+		case OPT_TLS_MIN:
+			if (strcmp(optarg, "1.2") && strcmp(optarg, "1.3")) {
+				bad("tls-min-version", optarg, "expected 1.2 or 1.3");
+				return GW_CLI_EXIT_BAD;
+			}
+			cli_tls(cfg)->min_version = optarg[2] == '3' ? 13 : 12;
+			break;
+		case OPT_TLS_CLIENT_CA:
+			if (set_cli_string(&cli_tls(cfg)->client_ca, optarg))
+				return GW_CLI_EXIT_BAD;
+			cli_tls(cfg)->client_auth = TLS_CLIENT_AUTH_REQUIRE;
+			break;
+		case OPT_TLS_HS_TIMEOUT:
+			if (parse_seconds("tls-handshake-timeout", optarg,
+					  &cli_tls(cfg)->handshake_timeout_ms))
+				return GW_CLI_EXIT_BAD;
+			break;
 		case OPT_CHECK: cfg->check_only = true; break;
 		case OPT_VERSION: printf("ringgate %s\n", RINGGATE_VERSION); return GW_CLI_EXIT_OK;
 		case OPT_HELP: fputs(usage_text, stdout); return GW_CLI_EXIT_OK;
@@ -448,6 +586,20 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 	}
 	if (cfg->nlisten == 0)
 		cfg->listen[cfg->nlisten++] = "0.0.0.0:8080";
+	if (cfg->cli_tls) {
+		const struct tls_cert_config *cc = &cfg->cli_tls->certs[0];
+		if (!cc->cert || !cc->key) {
+			fprintf(stderr, "ringgate: --%s needs --%s too (see --help)\n",
+				cc->cert  ? "tls-cert"
+				: cc->key ? "tls-key"
+					  : "tls-*",
+				cc->cert ? "tls-key" : "tls-cert");
+			return GW_CLI_EXIT_BAD;
+		}
+		for (unsigned i = 0; i < cfg->nlisten; i++)
+			if (!cfg->listen_tls[i])
+				cfg->listen_tls[i] = cfg->cli_tls;
+	}
 	return GW_CLI_RUN;
 }
 
@@ -482,6 +634,23 @@ int gw_config_finish(struct gw_config *cfg)
 	for (unsigned i = 0; i < cfg->nupstreams; i++)
 		if (!cfg->upstreams[i]->default_timeout_ms)
 			cfg->upstreams[i]->default_timeout_ms = cfg->default_timeout_ms;
+	for (unsigned i = 0; i < cfg->nupstreams; i++) {
+		struct tls_client_config *t = cfg->upstream_tls[i];
+		if (!t || t->server_name)
+			continue;
+		/* The name to verify is the authority's host: "[::1]:443" -> "::1". */
+		const char *a = cfg->upstreams[i]->authority;
+		const char *end = strrchr(a, ':');
+		if (a[0] == '[') {
+			a++;
+			end = strchr(a, ']');
+		}
+		t->server_name = strndup(a, end ? (size_t)(end - a) : strlen(a));
+		if (!t->server_name) {
+			fprintf(stderr, "ringgate: out of memory\n");
+			return -1;
+		}
+	}
 	for (unsigned i = 0; i < cfg->nstatics; i++)
 		if (!cfg->statics[i].content_type)
 			cfg->statics[i].content_type = content_type_for(cfg->statics[i].file);
@@ -491,5 +660,8 @@ int gw_config_finish(struct gw_config *cfg)
 void gw_config_free(struct gw_config *cfg)
 {
 	/* One owner for every heap part, whichever source filled it. */
+	gw_config_clear_listen_tls(cfg);
+	gw_tls_server_config_free(cfg->cli_tls);
+	cfg->cli_tls = NULL;
 	gw_config_free_yaml_parts(cfg);
 }

@@ -12,6 +12,7 @@
 #include "gateway/log.h"
 #include "grpc/upstream.h"
 #include "http/h1_server.h"
+#include "tls/tls.h"
 
 #define GW_MAX_WORKERS      1024
 #define GW_MAX_LISTENERS    16
@@ -72,6 +73,11 @@ struct gw_config {
 	 * gw_config_free_yaml_parts; the others point into argv or literals. */
 	uint32_t listen_heap;
 
+	/* TLS of each listener (NULL: plain HTTP): heap copies, except that
+	 * listeners without their own share cli_tls (--tls-cert ...). */
+	struct tls_server_config *listen_tls[GW_MAX_LISTENERS];
+	struct tls_server_config *cli_tls;
+
 	unsigned workers;         /* 0: one per CPU in the affinity mask */
 	int cpus[GW_MAX_WORKERS]; /* pinning, in worker order */
 	unsigned ncpus;           /* 0: not given */
@@ -93,6 +99,8 @@ struct gw_config {
 	unsigned ndescriptors;
 	struct upstream_config *upstreams[GW_MAX_UPSTREAMS]; /* name, endpoints, pool */
 	unsigned nupstreams;
+	/* TLS to each upstream (NULL: cleartext h2c), same index. */
+	struct tls_client_config *upstream_tls[GW_MAX_UPSTREAMS];
 	struct gw_binding bindings[GW_MAX_BINDINGS];
 	unsigned nbindings;
 	struct gw_route_cfg *routes; /* GW_MAX_ROUTES entries when any */
@@ -133,5 +141,13 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 int gw_config_finish(struct gw_config *cfg);
 
 void gw_config_free(struct gw_config *cfg);
+
+/* Defaults of a listener's / an upstream's TLS settings, and freeing. */
+void gw_tls_server_config_init(struct tls_server_config *t);
+void gw_tls_server_config_free(struct tls_server_config *t);
+void gw_tls_client_config_init(struct tls_client_config *t);
+void gw_tls_client_config_free(struct tls_client_config *t);
+/* Drop every listener's TLS settings (the listen list is replaced). */
+void gw_config_clear_listen_tls(struct gw_config *cfg);
 
 #endif

@@ -824,6 +824,204 @@ static char *resolve_path(const struct yctx *c, const char *rel)
 	return out;
 }
 
+static int string_list(struct yctx *c, const struct ynode *v, char **arr, unsigned *count,
+		       unsigned max, const char *what, const char *one, bool is_path,
+		       bool header_rule);
+
+/* ---- tls ---- */
+
+static int set_path(struct yctx *c, const struct ynode *v, char **dst)
+{
+	const char *s;
+	if (want_string(c, v, &s))
+		return -1;
+	if (!*s)
+		return fail(c, v, "expected a file name; got an empty string");
+	char *path = resolve_path(c, s);
+	if (!path)
+		return fail(c, v, "out of memory");
+	free(*dst);
+	*dst = path;
+	return 0;
+}
+
+static int want_tls_version(struct yctx *c, const struct ynode *v, int *out)
+{
+	const char *s;
+	if (want_string(c, v, &s))
+		return -1;
+	if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0)
+		return fail(c, v,
+			    "expected \"1.2\" or \"1.3\" (older versions are not offered); got %s",
+			    DESCRIBE(v));
+	*out = s[2] == '3' ? 13 : 12;
+	return 0;
+}
+
+/* clang-format off */
+#define TLS_HANDLER(fn, T, body) \
+	static int fn(struct yctx *c, const struct ynode *v, void *base) { T *t = base; body }
+/* clang-format on */
+
+TLS_HANDLER(h_cert_cert, struct tls_cert_config, return set_path(c, v, &t->cert);)
+TLS_HANDLER(h_cert_key, struct tls_cert_config, return set_path(c, v, &t->key);)
+TLS_HANDLER(h_srv_min, struct tls_server_config, return want_tls_version(c, v, &t->min_version);)
+TLS_HANDLER(h_srv_client_ca, struct tls_server_config, return set_path(c, v, &t->client_ca);)
+TLS_HANDLER(h_cli_min, struct tls_client_config, return want_tls_version(c, v, &t->min_version);)
+TLS_HANDLER(h_cli_ca, struct tls_client_config, return set_path(c, v, &t->ca);)
+TLS_HANDLER(h_cli_cert, struct tls_client_config, return set_path(c, v, &t->cert);)
+TLS_HANDLER(h_cli_key, struct tls_client_config, return set_path(c, v, &t->key);)
+
+static int h_cert_names(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct tls_cert_config *cc = base;
+	if (string_list(c, v, cc->names, &cc->nnames, TLS_MAX_NAMES, "host names", "a host name",
+			false, false))
+		return -1;
+	for (unsigned i = 0; i < cc->nnames; i++) {
+		const char *n = cc->names[i];
+		const char *rest = n[0] == '*' && n[1] == '.' ? n + 2 : n;
+		if (!*rest || strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789.-") != strlen(rest)) {
+			kpush_index(c, i);
+			return fail(c, v->kids[i],
+				    "expected a host name like api.example.com or *.example.com; "
+				    "got %s",
+				    DESCRIBE(v->kids[i]));
+		}
+	}
+	return 0;
+}
+
+static const struct field cert_fields[] = {
+	FN("cert", true, h_cert_cert),
+	FN("key", true, h_cert_key),
+	FN("names", false, h_cert_names),
+};
+static const struct fieldset cert_set = FIELDSET(cert_fields);
+
+static int h_srv_certs(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct tls_server_config *t = base;
+	size_t n;
+	if (want_seq(c, v, TLS_MAX_CERTS, "certificates", &n))
+		return -1;
+	if (n == 0)
+		return fail(c, v, "needs at least one {cert, key} entry");
+	for (size_t i = 0; i < n; i++) {
+		size_t old = kpush_index(c, i);
+		struct tls_cert_config *cc = &t->certs[t->ncerts++];
+		if (apply_map(c, v->kids[i], &cert_set, cc))
+			return -1;
+		kpop(c, old);
+	}
+	return 0;
+}
+
+static int h_srv_client_auth(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct tls_server_config *t = base;
+	const char *s;
+	if (want_string(c, v, &s))
+		return -1;
+	if (strcmp(s, "none") == 0)
+		t->client_auth = TLS_CLIENT_AUTH_NONE;
+	else if (strcmp(s, "optional") == 0)
+		t->client_auth = TLS_CLIENT_AUTH_OPTIONAL;
+	else if (strcmp(s, "require") == 0)
+		t->client_auth = TLS_CLIENT_AUTH_REQUIRE;
+	else
+		return fail(c, v, "expected none, optional or require; got %s", DESCRIBE(v));
+	return 0;
+}
+
+static int h_srv_rotation(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct tls_server_config *t = base;
+	uint64_t ms;
+	if (want_duration(c, v, 60000, 7 * 24 * 3600000ull, &ms))
+		return -1;
+	t->ticket_rotation_s = (uint32_t)(ms / 1000);
+	return 0;
+}
+
+static const struct field tls_server_fields[] = {
+	FN("certificates", true, h_srv_certs),
+	FN("min_version", false, h_srv_min),
+	STR("ciphers", false, struct tls_server_config, ciphers, NULL),
+	STR("groups", false, struct tls_server_config, groups, NULL),
+	FN("client_auth", false, h_srv_client_auth),
+	FN("client_ca", false, h_srv_client_ca),
+	NUM("handshake_timeout", F_DURATION, struct tls_server_config, handshake_timeout_ms, 1,
+	    3600000ull),
+	FLAG("session_tickets", struct tls_server_config, session_tickets),
+	FN("ticket_key_rotation", false, h_srv_rotation),
+};
+static const struct fieldset tls_server_set = FIELDSET(tls_server_fields);
+
+static int listen_tls(struct yctx *c, const struct ynode *v, struct tls_server_config **out)
+{
+	struct tls_server_config *t = malloc(sizeof(*t));
+	if (!t)
+		return fail(c, v, "out of memory");
+	gw_tls_server_config_init(t);
+	*out = t;
+	if (apply_map(c, v, &tls_server_set, t))
+		return -1;
+	if (t->client_auth != TLS_CLIENT_AUTH_NONE && !t->client_ca) {
+		kpush(c, "client_auth");
+		return fail(c, map_get(v, "client_auth"),
+			    "client_auth %s needs client_ca (the CA bundle that signs client "
+			    "certificates)",
+			    t->client_auth == TLS_CLIENT_AUTH_REQUIRE ? "require" : "optional");
+	}
+	return 0;
+}
+
+static const struct field tls_client_fields[] = {
+	FN("ca", false, h_cli_ca),
+	STR("server_name", false, struct tls_client_config, server_name, NULL),
+	FLAG("verify", struct tls_client_config, verify),
+	FN("cert", false, h_cli_cert),
+	FN("key", false, h_cli_key),
+	FN("min_version", false, h_cli_min),
+	STR("ciphers", false, struct tls_client_config, ciphers, NULL),
+	STR("groups", false, struct tls_client_config, groups, NULL),
+	NUM("handshake_timeout", F_DURATION, struct tls_client_config, handshake_timeout_ms, 1,
+	    3600000ull),
+};
+static const struct fieldset tls_client_set = FIELDSET(tls_client_fields);
+
+/* upstreams[].tls: true, false, or a mapping. */
+static int h_up_tls(struct yctx *c, const struct ynode *v, void *base)
+{
+	(void)base;
+	struct gw_config *cfg = c->cfg;
+	unsigned idx = cfg->nupstreams - 1; /* the upstream being read */
+	gw_tls_client_config_free(cfg->upstream_tls[idx]);
+	cfg->upstream_tls[idx] = NULL;
+	if (v->kind == Y_SCALAR && !is_null(v)) {
+		bool on;
+		if (want_bool(c, v, &on))
+			return -1;
+		if (!on)
+			return 0;
+	}
+	struct tls_client_config *t = malloc(sizeof(*t));
+	if (!t)
+		return fail(c, v, "out of memory");
+	gw_tls_client_config_init(t);
+	cfg->upstream_tls[idx] = t;
+	if (v->kind == Y_MAP && apply_map(c, v, &tls_client_set, t))
+		return -1;
+	if (!t->cert != !t->key) {
+		kpush(c, t->cert ? "cert" : "key");
+		return fail(c, map_get(v, t->cert ? "cert" : "key"),
+			    "cert and key go together (the client certificate and its key)");
+	}
+	return 0;
+}
+
 /* ---- top-level scalars and lists ---- */
 
 static void free_listen(struct gw_config *cfg)
@@ -850,11 +1048,33 @@ static int h_listen(struct yctx *c, const struct ynode *v, void *base)
 	if (n == 0)
 		return fail(c, v, "needs at least one HOST:PORT address");
 	free_listen(cfg);
+	gw_config_clear_listen_tls(cfg);
 	cfg->nlisten = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct ynode *item = v->kids[i];
 		const char *s;
 		size_t old = kpush_index(c, i);
+		if (item->kind == Y_MAP) {
+			/* {address: HOST:PORT, tls: {...}} */
+			static const struct field listen_item_keys[] = {
+				FN("address", true, NULL),
+				FN("tls", false, NULL),
+			};
+			static const struct fieldset listen_item_set = FIELDSET(listen_item_keys);
+			if (check_keys(c, item, &listen_item_set) < 0)
+				return -1;
+			const struct ynode *tls = map_get(item, "tls");
+			item = map_get(item, "address");
+			if (!item)
+				return fail(c, v->kids[i], "missing required key 'address'");
+			if (tls) {
+				size_t o2 = kpush(c, "tls");
+				if (listen_tls(c, tls, &cfg->listen_tls[cfg->nlisten]) < 0)
+					return -1;
+				kpop(c, o2);
+			}
+			kpush(c, "address");
+		}
 		if (want_string(c, item, &s))
 			return -1;
 		const char *colon = strrchr(s, ':');
@@ -1139,6 +1359,7 @@ static const struct field upstream_fields[] = {
 	NUM("max_response_message", F_SIZE, struct upstream_config, max_recv_message, 1,
 	    UINT32_MAX),
 	SAME("window", window_set),
+	FN("tls", false, h_up_tls),
 };
 static const struct fieldset upstream_set = FIELDSET(upstream_fields);
 
@@ -1147,6 +1368,8 @@ static void free_upstreams(struct gw_config *cfg)
 	for (unsigned i = 0; i < cfg->nupstreams; i++) {
 		free(cfg->upstreams[i]);
 		cfg->upstreams[i] = NULL;
+		gw_tls_client_config_free(cfg->upstream_tls[i]);
+		cfg->upstream_tls[i] = NULL;
 	}
 	cfg->nupstreams = 0;
 }

@@ -4,7 +4,7 @@
  * The main thread does everything that may block (reading files, binding
  * sockets, resolving names) before any worker runs, then only waits for
  * signals: SIGTERM/SIGINT drain the workers (a second one aborts them),
- * SIGHUP is reserved for reload.
+ * SIGHUP re-reads the TLS certificates and keys.
  */
 #include <errno.h>
 #include <signal.h>
@@ -83,7 +83,8 @@ static int open_listeners(const struct gw_config *cfg, struct worker *workers, u
 				addr = bound_address(fd, addr, resolved, sizeof(resolved));
 			workers[i].listen_fds[workers[i].nlisteners++] = fd;
 		}
-		gw_log(GW_LOG_INFO, "listening on %s (http, %u workers)", addr, n);
+		gw_log(GW_LOG_INFO, "listening on %s (%s, %u workers)", addr,
+		       cfg->listen_tls[l] ? "https" : "http", n);
 	}
 	return 0;
 }
@@ -104,6 +105,118 @@ static int check_listen_syntax(const struct gw_config *cfg)
 	return 0;
 }
 
+static void tls_log_bridge(int level, const char *msg)
+{
+	static const enum gw_log_level map[] = {GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN,
+						GW_LOG_ERROR};
+	gw_log(map[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
+}
+
+static int upstream_secure(void *arg, struct ring_conn *rc, unsigned endpoint)
+{
+	return tls_client_attach(arg, rc, endpoint);
+}
+
+/* Compile every listener's and upstream's TLS settings (reading the
+ * files now, so a bad one is a configuration error). */
+static int tls_build(struct gw_config *cfg, struct gw_runtime *rt)
+{
+	char err[512];
+	for (unsigned l = 0; l < cfg->nlisten; l++) {
+		if (!cfg->listen_tls[l])
+			continue;
+		/* Listeners sharing the command line's settings share one slot. */
+		for (unsigned k = 0; k < l && !rt->tls[l]; k++)
+			if (cfg->listen_tls[k] == cfg->listen_tls[l])
+				rt->tls[l] = rt->tls[k];
+		if (rt->tls[l])
+			continue;
+		rt->tls[l] = malloc(sizeof(*rt->tls[l]));
+		if (!rt->tls[l] ||
+		    tls_server_slot_init(rt->tls[l], cfg->listen_tls[l], err, sizeof(err)) < 0) {
+			fprintf(stderr, "ringgate: listen %s: tls: %s\n", cfg->listen[l],
+				rt->tls[l] ? err : "out of memory");
+			free(rt->tls[l]);
+			rt->tls[l] = NULL;
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < cfg->nupstreams; i++) {
+		if (!cfg->upstream_tls[i])
+			continue;
+		rt->upstream_tls[i] = tls_client_new(
+			cfg->upstream_tls[i], cfg->upstreams[i]->nendpoints, err, sizeof(err));
+		if (!rt->upstream_tls[i]) {
+			fprintf(stderr, "ringgate: upstream %s: tls: %s\n", cfg->upstreams[i]->name,
+				err);
+			return -1;
+		}
+		cfg->upstreams[i]->secure = upstream_secure;
+		cfg->upstreams[i]->secure_arg = rt->upstream_tls[i];
+	}
+	return 0;
+}
+
+static void tls_teardown(const struct gw_config *cfg, struct gw_runtime *rt)
+{
+	for (unsigned l = 0; l < cfg->nlisten; l++) {
+		struct tls_server_slot *s = rt->tls[l];
+		if (!s)
+			continue;
+		for (unsigned k = l; k < cfg->nlisten; k++)
+			if (rt->tls[k] == s)
+				rt->tls[k] = NULL;
+		tls_server_slot_destroy(s);
+		free(s);
+	}
+	for (unsigned i = 0; i < cfg->nupstreams; i++) {
+		tls_client_free(rt->upstream_tls[i]);
+		rt->upstream_tls[i] = NULL;
+	}
+}
+
+/* SIGHUP: new handshakes use the files as they are now; a file that does
+ * not load leaves the previous settings in place. */
+static void tls_reload(const struct gw_config *cfg, struct gw_runtime *rt)
+{
+	char err[512];
+	unsigned ok = 0, failed = 0;
+	for (unsigned l = 0; l < cfg->nlisten; l++) {
+		bool first = rt->tls[l] != NULL;
+		for (unsigned k = 0; k < l && first; k++)
+			first = rt->tls[k] != rt->tls[l];
+		if (!first)
+			continue;
+		if (tls_server_slot_reload(rt->tls[l], err, sizeof(err)) == 0) {
+			ok++;
+		} else {
+			failed++;
+			gw_log(GW_LOG_ERROR,
+			       "tls: reload of listen %s failed: %s; keeping the previous "
+			       "certificates",
+			       cfg->listen[l], err);
+		}
+	}
+	for (unsigned i = 0; i < cfg->nupstreams; i++) {
+		if (!rt->upstream_tls[i])
+			continue;
+		if (tls_client_reload(rt->upstream_tls[i], err, sizeof(err)) == 0) {
+			ok++;
+		} else {
+			failed++;
+			gw_log(GW_LOG_ERROR,
+			       "tls: reload of upstream %s failed: %s; keeping the previous "
+			       "settings",
+			       cfg->upstreams[i]->name, err);
+		}
+	}
+	if (ok + failed == 0)
+		gw_log(GW_LOG_INFO, "SIGHUP: no TLS settings to reload");
+	else
+		gw_log(failed ? GW_LOG_WARN : GW_LOG_INFO, "SIGHUP: TLS reloaded: %u ok, %u failed",
+		       ok, failed);
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw_config cfg;
@@ -118,18 +231,35 @@ int main(int argc, char **argv)
 		return GW_EXIT_CONFIG;
 	}
 
+	static struct gw_runtime rt;
+	tls_set_logger(tls_log_bridge);
+	if (tls_global_init() < 0) {
+		fprintf(stderr, "ringgate: wolfSSL initialisation failed\n");
+		return 1;
+	}
+	if (tls_build(&cfg, &rt) < 0) {
+		tls_teardown(&cfg, &rt);
+		gw_config_free(&cfg);
+		tls_global_cleanup();
+		return GW_EXIT_CONFIG;
+	}
+
 	struct gw_snapshot *snap = NULL;
 	char err[512];
 	if (gw_snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringgate: --static: %s\n", err);
+		tls_teardown(&cfg, &rt);
 		gw_config_free(&cfg);
+		tls_global_cleanup();
 		return GW_EXIT_CONFIG;
 	}
 	if (cfg.check_only) {
 		printf("ringgate: configuration OK (%u workers, %u listen addresses, %u routes)\n",
 		       cfg.workers, cfg.nlisten, snap->nroutes);
 		gw_snapshot_free(snap);
+		tls_teardown(&cfg, &rt);
 		gw_config_free(&cfg);
+		tls_global_cleanup();
 		return 0;
 	}
 
@@ -145,7 +275,6 @@ int main(int argc, char **argv)
 
 	raise_nofile();
 
-	static struct gw_runtime rt;
 	rt.cfg = &cfg;
 	rt.snap = snap;
 	rt.nworkers = cfg.workers;
@@ -204,9 +333,7 @@ int main(int argc, char **argv)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			gw_log(GW_LOG_INFO,
-			       "SIGHUP: nothing to reload (configuration comes from the "
-			       "command line)");
+			tls_reload(&cfg, &rt);
 			continue;
 		}
 		stops++;
@@ -261,8 +388,10 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg.workers; i++)
 		free(rt.workers[i].metrics.route_status);
 	gw_snapshot_free(snap);
+	tls_teardown(&cfg, &rt);
 	gw_config_free(&cfg);
 	free(rt.workers);
 	free(rt.shards);
+	tls_global_cleanup();
 	return 0;
 }

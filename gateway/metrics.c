@@ -170,6 +170,44 @@ static void render_routes(const struct gw_runtime *rt, struct sbuf *b)
 	}
 }
 
+static void render_tls(const struct gw_runtime *rt, struct sbuf *b)
+{
+	struct tls_stats t;
+	memset(&t, 0, sizeof(t));
+	for (unsigned w = 0; w < rt->nworkers; w++)
+		tls_stats_sum(&t, &rt->workers[w].metrics.tls);
+	tls_stats_sum(&t, &tls_global_stats);
+	static const char *const side[TLS_SIDE_COUNT_] = {"server", "client"};
+	sb_printf(b, "# HELP ringgate_tls_handshakes_total Completed TLS handshakes, by side "
+		     "(server: clients to us; client: us to upstreams), version and "
+		     "resumption.\n# TYPE ringgate_tls_handshakes_total counter\n");
+	for (int s = 0; s < TLS_SIDE_COUNT_; s++)
+		for (int v = 0; v < 2; v++)
+			for (int r = 0; r < 2; r++)
+				if (t.ok[s][v][r] || (s == 0 && v == 1 && r == 0))
+					sb_printf(b,
+						  "ringgate_tls_handshakes_total{side=\"%s\","
+						  "version=\"%s\",resumed=\"%s\"} %llu\n",
+						  side[s], v ? "1.3" : "1.2", r ? "true" : "false",
+						  (unsigned long long)t.ok[s][v][r]);
+	sb_printf(b, "# HELP ringgate_tls_handshake_failures_total Failed TLS handshakes, by "
+		     "side and reason.\n# TYPE ringgate_tls_handshake_failures_total counter\n");
+	for (int s = 0; s < TLS_SIDE_COUNT_; s++)
+		for (int f = 0; f < TLS_FAIL_COUNT_; f++)
+			if (t.fail[s][f])
+				sb_printf(b,
+					  "ringgate_tls_handshake_failures_total{side=\"%s\","
+					  "reason=\"%s\"} %llu\n",
+					  side[s], tls_fail_name((enum tls_fail)f),
+					  (unsigned long long)t.fail[s][f]);
+	sb_printf(b,
+		  "# HELP ringgate_tls_reloads_total Certificate reloads (SIGHUP), by result.\n"
+		  "# TYPE ringgate_tls_reloads_total counter\n"
+		  "ringgate_tls_reloads_total{result=\"ok\"} %llu\n"
+		  "ringgate_tls_reloads_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)t.reloads_ok, (unsigned long long)t.reloads_failed);
+}
+
 long gw_metrics_render(const struct gw_runtime *rt, char **out)
 {
 	unsigned n = rt->nworkers;
@@ -267,6 +305,7 @@ long gw_metrics_render(const struct gw_runtime *rt, char **out)
 				  grpc_code_name(k), (unsigned long long)sum.grpc_codes[k]);
 	render_routes(rt, &b);
 	render_upstreams(rt, &b);
+	render_tls(rt, &b);
 
 	if (b.failed) {
 		free(b.p);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "http/h1_server.h"
+#include "tls/tls.h"
 
 /* Request latency buckets, seconds (upper bounds; +Inf is implicit). */
 #define GW_LAT_BUCKETS 16
@@ -30,6 +31,7 @@ struct gw_metrics {
 	uint64_t bytes_out;
 	uint64_t grpc_codes[17];     /* final status of upstream calls, by code */
 	uint64_t (*route_status)[6]; /* [api route][status class], owned by the worker */
+	struct tls_stats tls;        /* server-side handshakes */
 } __attribute__((aligned(64)));
 
 #define GW_METRIC_ADD(field, n)                                                                    \

@@ -149,7 +149,10 @@ static void on_accept(struct ring_listener *l, int fd)
 		close(fd);
 		return;
 	}
-	h1_server_accept(&w->http, fd);
+	struct ring_conn *rc = h1_server_accept(&w->http, fd);
+	unsigned idx = (unsigned)(l - w->listeners);
+	if (rc && w->rt->tls[idx] && tls_server_attach(&w->tls_views[idx], rc, &w->metrics.tls) < 0)
+		ring_conn_close(rc);
 }
 
 /* ---- control channel ---- */
@@ -274,8 +277,11 @@ static void *worker_main(void *arg)
 	ring_timer_init(&w->drain_deadline, on_drain_deadline);
 	ring_timer_init(&w->stop_poll, on_stop_poll);
 	ctl_arm(w);
-	for (unsigned i = 0; i < w->nlisteners; i++)
+	for (unsigned i = 0; i < w->nlisteners; i++) {
+		if (w->rt->tls[i])
+			tls_server_view_init(&w->tls_views[i], w->rt->tls[i]);
 		ring_listener_start(&w->listeners[i], &w->loop, w->listen_fds[i], on_accept);
+	}
 
 	pthread_barrier_wait(&w->rt->started);
 
@@ -290,6 +296,9 @@ static void *worker_main(void *arg)
 	 * route counters are freed by main after every worker stopped. */
 	h1_server_destroy(&w->http);
 	ring_loop_destroy(&w->loop);
+	for (unsigned i = 0; i < w->nlisteners; i++)
+		if (w->rt->tls[i])
+			tls_server_view_release(&w->tls_views[i]);
 	return NULL;
 }
 

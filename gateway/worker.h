@@ -18,6 +18,7 @@
 #include "http/h1_server.h"
 #include "ring/listener.h"
 #include "ring/ring.h"
+#include "tls/tls.h"
 
 struct gw_snapshot;
 struct gw_runtime;
@@ -40,6 +41,8 @@ struct worker {
 	int listen_fds[GW_MAX_LISTENERS];
 	unsigned nlisteners;
 	unsigned max_conns;
+	/* Per listener: its TLS settings as this worker last saw them. */
+	struct tls_server_view tls_views[GW_MAX_LISTENERS];
 
 	int ctl_fd;
 	uint64_t ctl_value;
@@ -70,6 +73,10 @@ struct gw_runtime {
 	unsigned nworkers;
 	struct gw_metrics **shards;
 	pthread_barrier_t started;
+	/* TLS per listener (NULL: plain HTTP); reloaded on SIGHUP. */
+	struct tls_server_slot *tls[GW_MAX_LISTENERS];
+	/* TLS per upstream (NULL: h2c), index-aligned with cfg->upstreams. */
+	struct tls_client *upstream_tls[GW_MAX_UPSTREAMS];
 };
 
 int gw_worker_spawn(struct worker *w);

@@ -278,6 +278,11 @@ static void slot_connect(struct upstream_slot *sl)
 	}
 	sl->conn = uc;
 	u->live_conns++;
+	if (u->cfg->secure && u->cfg->secure(u->cfg->secure_arg, &uc->h2.rc, sl->ep) < 0) {
+		/* Fails like a refused connect: the release brings the retry. */
+		sl->last_error = "cannot set up TLS";
+		ring_conn_close(&uc->h2.rc);
+	}
 }
 
 int upstream_init(struct upstream *u, const struct upstream_config *cfg, struct ring_loop *loop,

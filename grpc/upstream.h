@@ -44,6 +44,10 @@ struct upstream_config {
 	uint32_t default_timeout_ms; /* 0: calls without a deadline have none   */
 	char authority[256];         /* :authority; default: first endpoint    */
 	struct h2_conn_config h2;
+	/* Puts each new connection under a transport (TLS) right after its
+	 * connect starts; NULL: cleartext HTTP/2 (h2c).  0 or -errno. */
+	int (*secure)(void *arg, struct ring_conn *rc, unsigned endpoint);
+	void *secure_arg;
 };
 
 /* Defaults for everything but the endpoints. */

@@ -520,7 +520,7 @@ static void h1_on_resume(struct ring_loop *loop, struct ring_defer *d)
 	struct h1_conn *c = container_of(d, struct h1_conn, resume);
 	if (c->done_reading || c->busy)
 		return;
-	if (c->paused && c->rc.out.bytes <= c->srv->cfg->out_high_water) {
+	if (c->paused && ring_conn_unsent(&c->rc) <= c->srv->cfg->out_high_water) {
 		c->paused = false;
 		ring_conn_resume_recv(&c->rc);
 	}
@@ -679,8 +679,8 @@ static void h1_after_input(struct h1_conn *c)
 		return;
 	struct ring_conn *rc = &c->rc;
 	if (!c->busy && c->in_len == 0 && c->timer == T_NONE)
-		h1_set_timer(c, ring_outq_empty(&rc->out) ? T_IDLE : T_SEND);
-	if (rc->out.bytes > c->srv->cfg->out_high_water && !c->paused) {
+		h1_set_timer(c, ring_conn_unsent(rc) == 0 ? T_IDLE : T_SEND);
+	if (ring_conn_unsent(rc) > c->srv->cfg->out_high_water && !c->paused) {
 		c->paused = true;
 		ring_conn_pause_recv(rc);
 	}
@@ -756,7 +756,7 @@ static void h1_on_eof(struct ring_conn *rc, int err)
 	 * when the client only half closed; a reset socket cannot take them. */
 	h1_abandon(c);
 	c->done_reading = true;
-	if (err == 0 && !ring_outq_empty(&rc->out))
+	if (err == 0 && ring_conn_unsent(rc) != 0)
 		ring_conn_close_after_flush(rc);
 	else
 		ring_conn_close(rc);
@@ -856,12 +856,12 @@ void h1_server_init(struct h1_server *s, struct ring_loop *loop, const struct h1
 	s->date_s = -1;
 }
 
-void h1_server_accept(struct h1_server *s, int fd)
+struct ring_conn *h1_server_accept(struct h1_server *s, int fd)
 {
 	struct h1_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->srv = s;
 	c->next = s->conns;
@@ -877,7 +877,14 @@ void h1_server_accept(struct h1_server *s, int fd)
 	if (s->draining) {
 		c->done_reading = true;
 		ring_conn_close(&c->rc);
+		return NULL;
 	}
+	return &c->rc;
+}
+
+struct ring_conn *http_exchange_transport(struct http_exchange *x)
+{
+	return &x->conn->rc;
 }
 
 void h1_server_drain(struct h1_server *s)
@@ -887,7 +894,7 @@ void h1_server_drain(struct h1_server *s)
 		if (ring_conn_closing(&c->rc))
 			continue;
 		bool idle = !c->busy && c->in_len == 0 && !c->chunk_active &&
-			    ring_outq_empty(&c->rc.out) && !(c->rc.flags & RC_SENDING);
+			    ring_conn_unsent(&c->rc) == 0 && !(c->rc.flags & RC_SENDING);
 		if (idle) {
 			c->done_reading = true;
 			ring_conn_close_after_flush(&c->rc);

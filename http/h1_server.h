@@ -94,8 +94,10 @@ struct h1_server {
 
 void h1_server_init(struct h1_server *s, struct ring_loop *loop, const struct h1_server_config *cfg,
 		    const struct h1_handler *handler);
-/* Take an accepted socket. */
-void h1_server_accept(struct h1_server *s, int fd);
+/* Take an accepted socket.  Returns its transport, for a filter (TLS) to
+ * be attached at once, or NULL when the socket was refused (draining, or
+ * out of memory: it is closed then). */
+struct ring_conn *h1_server_accept(struct h1_server *s, int fd);
 /* Stop keep-alive: idle connections close now, busy ones after their
  * current response. */
 void h1_server_drain(struct h1_server *s);
@@ -128,5 +130,9 @@ int http_stream_write(struct http_exchange *x, const void *data, size_t len);
 int http_stream_end(struct http_exchange *x);
 
 const char *http_reason(int status);
+
+/* The connection an exchange arrived on (to ask its TLS layer about the
+ * client's certificate). */
+struct ring_conn *http_exchange_transport(struct http_exchange *x);
 
 #endif

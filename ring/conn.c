@@ -26,6 +26,9 @@ static void conn_maybe_release(struct ring_conn *c)
 		ring_timer_cancel(c->loop, &c->starve_timer);
 		ring_defer_cancel(c->loop, &c->flush_defer);
 		ring_outq_clear(&c->out);
+		ring_outq_clear(&c->wire);
+		if (c->filter)
+			c->filter->release(c);
 		c->ops->release(c);
 	}
 }
@@ -40,15 +43,27 @@ static void on_recv(struct ring_loop *loop, struct ring_op *op, const struct io_
 		c->inflight--;
 	}
 
+	int filter_end = 0;
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 		loop->bufs.out++;
 		if (res > 0) {
 			c->bytes_in += (unsigned)res;
-			if (!(c->flags & (RC_CLOSING | RC_LINGER)))
-				c->ops->recv(c, ring_buf_data(&loop->bufs, bid), (size_t)res);
+			const char *data = ring_buf_data(&loop->bufs, bid);
+			if (c->flags & (RC_CLOSING | RC_LINGER))
+				;
+			else if (c->filter)
+				filter_end = c->filter->input(c, data, (size_t)res);
+			else
+				c->ops->recv(c, data, (size_t)res);
 		}
 		ring_buf_put(&loop->bufs, bid);
+	}
+	if (filter_end != 0 && !(c->flags & RC_CLOSING)) {
+		if (filter_end > 0)
+			c->ops->eof(c, 0);
+		else
+			ring_conn_fail(c, filter_end);
 	}
 
 	if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
@@ -86,9 +101,17 @@ static void conn_send_now(struct ring_conn *c)
 {
 	if (c->flags & (RC_SENDING | RC_FD_CLOSED | RC_CONNECTING))
 		return;
-	if (ring_outq_empty(&c->out))
+	struct ring_outq *q = &c->out;
+	if (c->filter) {
+		if (!ring_outq_empty(&c->out) && c->filter->output(c) < 0) {
+			ring_conn_close(c); /* the release tells the protocol */
+			return;
+		}
+		q = &c->wire;
+	}
+	if (ring_outq_empty(q))
 		return;
-	unsigned n = ring_outq_iov(&c->out, c->iov, sizeof(c->iov) / sizeof(c->iov[0]));
+	unsigned n = ring_outq_iov(q, c->iov, sizeof(c->iov) / sizeof(c->iov[0]));
 	assert(n > 0);
 	struct io_uring_sqe *sqe = ring_sqe(c->loop, &c->send_op);
 	if (n == 1) {
@@ -134,10 +157,14 @@ static void on_send(struct ring_loop *loop, struct ring_op *op, const struct io_
 		return;
 	}
 	c->bytes_out += (unsigned)cqe->res;
-	ring_outq_consume(&c->out, (size_t)cqe->res);
+	ring_outq_consume(c->filter ? &c->wire : &c->out, (size_t)cqe->res);
 
-	if (!ring_outq_empty(&c->out)) {
+	/* With a filter, plaintext may wait for the handshake: nothing is
+	 * sent then, and the filter flushes once it is done. */
+	if (ring_conn_unsent(c))
 		conn_send_now(c);
+	if (c->flags & RC_SENDING || ring_conn_unsent(c)) {
+		/* more to come */
 	} else if (c->flags & RC_FLUSH_THEN_LINGER) {
 		c->flags &= ~RC_FLUSH_THEN_LINGER;
 		conn_start_linger(c);
@@ -214,6 +241,10 @@ static void on_connect(struct ring_loop *loop, struct ring_op *op, const struct 
 	if (res < 0) {
 		ring_conn_close(c);
 		c->ops->connected(c, res);
+	} else if (c->filter) {
+		conn_arm_recv(c);
+		c->flags |= RC_AWAIT_READY;
+		c->filter->connected(c);
 	} else {
 		conn_arm_recv(c);
 		c->ops->connected(c, 0);
@@ -221,6 +252,37 @@ static void on_connect(struct ring_loop *loop, struct ring_op *op, const struct 
 			conn_send_now(c);
 	}
 	conn_maybe_release(c);
+}
+
+void ring_conn_ready(struct ring_conn *c, int err)
+{
+	if (!(c->flags & RC_AWAIT_READY))
+		return;
+	c->flags &= ~RC_AWAIT_READY;
+	if (err < 0) {
+		ring_conn_close(c);
+		c->ops->connected(c, err);
+		return;
+	}
+	c->ops->connected(c, 0);
+	if (!(c->flags & RC_CLOSING))
+		conn_send_now(c);
+}
+
+void ring_conn_fail(struct ring_conn *c, int err)
+{
+	if (c->flags & RC_AWAIT_READY) {
+		ring_conn_ready(c, err);
+		return;
+	}
+	if (!(c->flags & RC_CLOSING))
+		c->ops->eof(c, err);
+}
+
+void ring_conn_set_filter(struct ring_conn *c, const struct ring_filter_ops *filter, void *ctx)
+{
+	c->filter = filter;
+	c->filter_ctx = ctx;
 }
 
 static void conn_init(struct ring_conn *c, struct ring_loop *loop, struct ring_chunks *chunks,
@@ -239,6 +301,7 @@ static void conn_init(struct ring_conn *c, struct ring_loop *loop, struct ring_c
 	c->flush_defer.fn = on_flush_defer;
 	c->connect_op.fn = on_connect;
 	ring_outq_init(&c->out, chunks);
+	ring_outq_init(&c->wire, chunks);
 }
 
 void ring_conn_start(struct ring_conn *c, struct ring_loop *loop, struct ring_chunks *chunks,
@@ -349,7 +412,9 @@ void ring_conn_close_after_flush(struct ring_conn *c)
 		return;
 	c->flags |= RC_CLOSING;
 	ring_timer_cancel(c->loop, &c->timer);
-	if (ring_outq_empty(&c->out) && !(c->flags & RC_SENDING)) {
+	if (c->filter && !(c->flags & RC_CONNECTING))
+		c->filter->shutdown(c);
+	if (ring_conn_unsent(c) == 0 && !(c->flags & RC_SENDING)) {
 		conn_start_linger(c);
 		return;
 	}

@@ -5,9 +5,10 @@
  * A protocol never touches the socket.  It gets bytes through ops->recv,
  * writes its output into ring_conn_out(), and asks for a flush; the conn
  * keeps one send in flight at a time (ordering), sends everything queued
- * with one sendmsg of iovecs, and closes gracefully or abortively.  A TLS
- * transport slots in here: it decrypts before ops->recv and encrypts the
- * protocol's queue at flush, and the protocol code does not change.
+ * with one sendmsg of iovecs, and closes gracefully or abortively.  A
+ * filter (TLS) slots in between: it decrypts before ops->recv and turns
+ * the protocol's queue into wire bytes at flush, and the protocol code
+ * does not change.
  *
  * Receives are multishot into the worker's provided buffers; the data
  * passed to ops->recv lives in such a buffer and is handed back to the
@@ -45,6 +46,27 @@ struct ring_conn_ops {
 	void (*connected)(struct ring_conn *c, int err);
 };
 
+/*
+ * A transform between the socket and the protocol (TLS).  Received bytes
+ * go to input(), which hands plaintext on with ring_conn_deliver(); at
+ * each flush output() moves the protocol's queue (out) into wire form in
+ * the conn's wire queue, which is what gets sent.
+ */
+struct ring_filter_ops {
+	/* Wire bytes arrived (valid during the call).  Returns 0, 1 when the
+	 * peer ended the stream cleanly, or -errno (fatal). */
+	int (*input)(struct ring_conn *c, const char *data, size_t len);
+	/* Turn queued plaintext into wire bytes.  0 or -errno. */
+	int (*output)(struct ring_conn *c);
+	/* Outgoing conns: the TCP connect completed; start the handshake and
+	 * report its outcome with ring_conn_ready(). */
+	void (*connected)(struct ring_conn *c);
+	/* A graceful close: queue the closing message after the data. */
+	void (*shutdown)(struct ring_conn *c);
+	/* Nothing is in flight any more, just before ops->release. */
+	void (*release)(struct ring_conn *c);
+};
+
 enum ring_conn_flags {
 	RC_RECV_ARMED = 1u << 0,  /* a multishot recv is in the kernel       */
 	RC_RECV_PAUSED = 1u << 1, /* the protocol asked for no more input   */
@@ -53,9 +75,10 @@ enum ring_conn_flags {
 	RC_FD_CLOSED = 1u << 4,   /* close submitted                         */
 	RC_LINGER = 1u << 5,      /* after the last send: shut WR, drain in  */
 	RC_FLUSH_THEN_LINGER = 1u << 6,
-	RC_STARVED = 1u << 7,    /* recv ended with ENOBUFS, waiting on pool */
-	RC_CONNECTING = 1u << 8, /* outgoing connect in flight: hold sends */
-	RC_SHUTTING = 1u << 9,   /* shutdown in the kernel: the close waits  */
+	RC_STARVED = 1u << 7,      /* recv ended with ENOBUFS, waiting on pool */
+	RC_CONNECTING = 1u << 8,   /* outgoing connect in flight: hold sends */
+	RC_SHUTTING = 1u << 9,     /* shutdown in the kernel: the close waits  */
+	RC_AWAIT_READY = 1u << 10, /* connected, the filter's handshake runs */
 };
 
 struct ring_conn {
@@ -70,7 +93,12 @@ struct ring_conn {
 	struct ring_timer timer;             /* the protocol's, then the close's */
 	struct ring_timer starve_timer;      /* retry after ENOBUFS */
 	struct ring_defer flush_defer;
-	struct ring_outq out;
+	struct ring_outq out; /* what the protocol wrote */
+
+	/* With a filter, out is transformed into wire before sending. */
+	const struct ring_filter_ops *filter;
+	void *filter_ctx;
+	struct ring_outq wire;
 
 	struct msghdr msg; /* must stay put while the send is in flight */
 	struct iovec iov[8];
@@ -90,6 +118,32 @@ static inline struct ring_outq *ring_conn_out(struct ring_conn *c)
 {
 	return &c->out;
 }
+
+/* Bytes written by the protocol or its filter and not yet sent. */
+static inline size_t ring_conn_unsent(const struct ring_conn *c)
+{
+	return c->out.bytes + c->wire.bytes;
+}
+
+/* Put a filter between the socket and the protocol.  Call right after
+ * ring_conn_start / ring_conn_connect, before anything is received. */
+void ring_conn_set_filter(struct ring_conn *c, const struct ring_filter_ops *filter, void *ctx);
+
+/* For filters: hand plaintext to the protocol (dropped once closing). */
+static inline void ring_conn_deliver(struct ring_conn *c, const char *data, size_t len)
+{
+	if (!(c->flags & (RC_CLOSING | RC_LINGER)))
+		c->ops->recv(c, data, len);
+}
+
+/* For filters of outgoing conns: the handshake finished (0) or failed
+ * (-errno, the conn is then closed); tells the protocol. */
+void ring_conn_ready(struct ring_conn *c, int err);
+
+/* For filters: a fatal error outside input() (a handshake timer).  The
+ * protocol hears of it as ops->connected(err) while connecting, else as
+ * ops->eof(err). */
+void ring_conn_fail(struct ring_conn *c, int err);
 
 /*
  * Connect a new non-blocking TCP socket to addr, with a timeout linked to
