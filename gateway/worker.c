@@ -299,6 +299,7 @@ static void *worker_main(void *arg)
 	for (unsigned i = 0; i < w->nlisteners; i++)
 		if (w->rt->tls[i])
 			tls_server_view_release(&w->tls_views[i]);
+	tls_thread_cleanup();
 	return NULL;
 }
 

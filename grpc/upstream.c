@@ -176,10 +176,8 @@ static void conn_ready(struct h2_conn *h)
 {
 	struct upstream_conn *uc = container_of(h, struct upstream_conn, h2);
 	uc->was_open = true;
-	if (uc->slot) {
-		uc->slot->failures = 0;
-		uc->slot->last_error = NULL;
-	}
+	if (uc->slot)
+		uc->slot->last_error = NULL; /* failures reset once it proves to work */
 	UPSTREAM_STAT_INC(uc->up->stats.connects);
 	UPSTREAM_STAT_INC(uc->up->stats.open_conns);
 	dispatch_queue(uc->up);
@@ -219,14 +217,19 @@ static void conn_closed(struct h2_conn *h, int err, const char *why)
 	if (sl && sl->conn == uc) {
 		sl->conn = NULL;
 		sl->last_error = why;
-		if (!uc->was_open) {
+		/* It worked only if the server spoke HTTP/2 back: a peer that
+		 * accepts and hangs up must not get a reconnect loop. */
+		bool worked = uc->was_open && uc->h2.preface_seen;
+		if (worked) {
+			sl->failures = 0;
+		} else {
 			sl->failures++;
 			UPSTREAM_STAT_INC(u->stats.connect_failures);
 		}
 		if (!u->stopping) {
 			/* A connection that had worked is retried at once; one
 			 * that never came up waits its backoff. */
-			uint32_t wait = uc->was_open ? 1 : backoff_ms(u, sl->failures);
+			uint32_t wait = worked ? 1 : backoff_ms(u, sl->failures);
 			ring_timer_set(u->loop, &sl->retry, wait);
 		}
 	}

@@ -107,6 +107,9 @@ struct tls_client_config {
 /* Once per process, before any other call; and at exit. */
 int tls_global_init(void);
 void tls_global_cleanup(void);
+/* Before a thread that made handshakes exits: wolfSSL's fixed-point ECC
+ * cache is per thread. */
+void tls_thread_cleanup(void);
 
 /* Where diagnostics go (level: 0 debug, 1 info, 2 warn, 3 error). */
 void tls_set_logger(void (*fn)(int level, const char *msg));

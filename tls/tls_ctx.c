@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 struct tls_stats tls_global_stats;
 
@@ -680,6 +681,13 @@ void tls_client_keep_session(struct tls_client *cl, unsigned endpoint, WOLFSSL *
 int tls_global_init(void)
 {
 	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -1;
+}
+
+void tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();
+#endif
 }
 
 void tls_global_cleanup(void)
