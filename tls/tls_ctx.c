@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/openssl/evp.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
 struct tls_stats tls_global_stats;
@@ -258,6 +259,40 @@ static int ctx_common(WOLFSSL_CTX *ctx, int min_version, const char *ciphers, co
 	return 0;
 }
 
+/* Whether key signs what the leaf of cert verifies.  wolfSSL's own
+ * check_private_key compares only the key types here, so a P-256 key of
+ * another certificate would pass it and fail every handshake. */
+static bool key_matches_cert(const char *cert, const char *key)
+{
+	bool ok = false;
+	WOLFSSL_X509 *x = wolfSSL_X509_load_certificate_file(cert, WOLFSSL_FILETYPE_PEM);
+	WOLFSSL_EVP_PKEY *pub = x ? wolfSSL_X509_get_pubkey(x) : NULL;
+	FILE *f = fopen(key, "r");
+	WOLFSSL_EVP_PKEY *priv = f ? wolfSSL_PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	WOLFSSL_EVP_MD_CTX *md = wolfSSL_EVP_MD_CTX_new();
+	static const unsigned char probe[] = "ringgate certificate/key check";
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig);
+	if (pub && priv && md &&
+	    wolfSSL_EVP_DigestSignInit(md, NULL, wolfSSL_EVP_sha256(), NULL, priv) == 1 &&
+	    wolfSSL_EVP_DigestSignUpdate(md, probe, sizeof(probe)) == 1 &&
+	    wolfSSL_EVP_DigestSignFinal(md, sig, &siglen) == 1) {
+		wolfSSL_EVP_MD_CTX_free(md);
+		md = wolfSSL_EVP_MD_CTX_new();
+		ok = md &&
+		     wolfSSL_EVP_DigestVerifyInit(md, NULL, wolfSSL_EVP_sha256(), NULL, pub) == 1 &&
+		     wolfSSL_EVP_DigestVerifyUpdate(md, probe, sizeof(probe)) == 1 &&
+		     wolfSSL_EVP_DigestVerifyFinal(md, sig, siglen) == 1;
+	}
+	wolfSSL_EVP_MD_CTX_free(md);
+	wolfSSL_EVP_PKEY_free(priv);
+	wolfSSL_EVP_PKEY_free(pub);
+	wolfSSL_X509_free(x);
+	return ok;
+}
+
 static int load_chain_and_key(WOLFSSL_CTX *ctx, const char *cert, const char *key, char *err,
 			      size_t errlen)
 {
@@ -275,7 +310,7 @@ static int load_chain_and_key(WOLFSSL_CTX *ctx, const char *cert, const char *ke
 			 key);
 		return -1;
 	}
-	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS || !key_matches_cert(cert, key)) {
 		snprintf(err, errlen, "%s: the private key does not match the certificate in %s",
 			 key, cert);
 		return -1;
