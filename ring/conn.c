@@ -260,7 +260,11 @@ void ring_conn_ready(struct ring_conn *c, int err)
 		return;
 	c->flags &= ~RC_AWAIT_READY;
 	if (err < 0) {
-		ring_conn_close(c);
+		/* Let the filter's last words (an alert) reach the peer. */
+		if (c->wire.bytes)
+			ring_conn_close_after_flush(c);
+		else
+			ring_conn_close(c);
 		c->ops->connected(c, err);
 		return;
 	}

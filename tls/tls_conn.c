@@ -172,8 +172,12 @@ static int handshake_step(struct tls_conn *t)
 		return -1;
 	}
 	if (t->side == TLS_SIDE_CLIENT && !alpn_is_h2(t->ssl)) {
-		handshake_failed(t, TLS_FAIL_ALPN, 0);
-		tls_log(2, "tls: upstream did not select ALPN h2");
+		count_failure(t, TLS_FAIL_ALPN);
+		tls_log(2,
+			"tls: upstream did not select ALPN h2 (it may not speak HTTP/2 over TLS)");
+		ring_timer_cancel(t->rc->loop, &t->hs_timer);
+		wolfSSL_shutdown(t->ssl); /* after our Finished: a clean close_notify */
+		ring_conn_ready(t->rc, -EPROTO);
 		return -1;
 	}
 	t->established = true;
