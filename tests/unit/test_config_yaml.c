@@ -339,6 +339,68 @@ struct row {
 #define LONG_NEST                                                                                  \
 	"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 
+static const char tls_yaml[] =
+	"listen:\n"
+	"  - \"127.0.0.1:8080\"\n"
+	"  - address: \"127.0.0.1:8443\"\n"
+	"    tls:\n"
+	"      certificates:\n"
+	"        - {cert: a.pem, key: a.key, names: [api.example.com, \"*.example.org\"]}\n"
+	"        - {cert: /etc/b.pem, key: b.key}\n"
+	"      min_version: \"1.3\"\n"
+	"      ciphers: TLS13-AES128-GCM-SHA256\n"
+	"      groups: \"P-256\"\n"
+	"      client_auth: optional\n"
+	"      client_ca: ca.pem\n"
+	"      handshake_timeout: 500ms\n"
+	"      session_tickets: false\n"
+	"      ticket_key_rotation: 10m\n"
+	"upstreams:\n"
+	"  - name: a\n"
+	"    endpoints: [\"127.0.0.1:1\"]\n"
+	"    tls: {ca: up-ca.pem, server_name: a.internal, verify: false, cert: c.pem, "
+	"key: c.key}\n"
+	"  - name: b\n"
+	"    endpoints: [\"127.0.0.1:2\"]\n"
+	"    tls: true\n"
+	"  - name: c\n"
+	"    endpoints: [\"127.0.0.1:3\"]\n"
+	"    tls: false\n";
+
+static void check_tls(const struct gw_config *cfg, const char *name)
+{
+	CHECK(cfg->nlisten == 2 && STREQ(cfg->listen[1], "127.0.0.1:8443"), name, "addresses");
+	CHECK(cfg->listen_tls[0] == NULL, name, "a string entry is plain HTTP");
+	const struct tls_server_config *t = cfg->listen_tls[1];
+	CHECK(t != NULL, name, "listen[1] has tls");
+	if (!t)
+		return;
+	CHECK(t->ncerts == 2 && STREQ(t->certs[0].cert, joined("a.pem")) &&
+		      STREQ(t->certs[0].key, joined("a.key")) &&
+		      STREQ(t->certs[1].cert, "/etc/b.pem"),
+	      name, "certificates, paths relative to the file");
+	CHECK(t->certs[0].nnames == 2 && STREQ(t->certs[0].names[1], "*.example.org") &&
+		      t->certs[1].nnames == 0,
+	      name, "SNI names");
+	CHECK(t->min_version == 13 && STREQ(t->ciphers, "TLS13-AES128-GCM-SHA256") &&
+		      STREQ(t->groups, "P-256"),
+	      name, "version, ciphers, groups");
+	CHECK(t->client_auth == TLS_CLIENT_AUTH_OPTIONAL && STREQ(t->client_ca, joined("ca.pem")),
+	      name, "client auth");
+	CHECK(t->handshake_timeout_ms == 500 && !t->session_tickets && t->ticket_rotation_s == 600,
+	      name, "timeout, tickets");
+	const struct tls_client_config *u = cfg->upstream_tls[0];
+	CHECK(u && STREQ(u->ca, joined("up-ca.pem")) && STREQ(u->server_name, "a.internal") &&
+		      !u->verify && STREQ(u->cert, joined("c.pem")) &&
+		      STREQ(u->key, joined("c.key")),
+	      name, "upstream tls mapping");
+	u = cfg->upstream_tls[1];
+	CHECK(u && u->verify && !u->ca && !u->cert && u->min_version == 12 &&
+		      u->handshake_timeout_ms == TLS_DEFAULT_HANDSHAKE_TIMEOUT_MS,
+	      name, "tls: true gives the defaults");
+	CHECK(cfg->upstream_tls[2] == NULL, name, "tls: false");
+}
+
 static const struct row rows[] = {
 	/* ---- files that load ---- */
 	{"empty file: all defaults", "", check_defaults, NULL, NULL},
@@ -588,6 +650,41 @@ static const struct row rows[] = {
 	 NULL, "4:27: routes.extra[1].path: ", "GET /x is already routed at line 3"},
 	{"extra must be a list", "routes:\n  extra: {method: GET}\n", NULL,
 	 "2:10: routes.extra: ", "expected a list of routes; got a mapping"},
+
+	/* ---- tls ---- */
+	{"tls listeners and upstreams", tls_yaml, check_tls, NULL, NULL},
+	{"tls without certificates",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls: {min_version: \"1.2\"}\n", NULL,
+	 "3:10: listen[0].tls: ", "missing required key 'certificates'"},
+	{"tls certificate without key",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls: {certificates: [{cert: a.pem}]}\n", NULL,
+	 "3:26: listen[0].tls.certificates[0]: ", "missing required key 'key'"},
+	{"tls old version",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls:\n"
+	 "      certificates: [{cert: a, key: b}]\n      min_version: \"1.0\"\n",
+	 NULL, "5:20: listen[0].tls.min_version: ", "expected \"1.2\" or \"1.3\""},
+	{"tls client_auth without a CA",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls:\n"
+	 "      certificates: [{cert: a, key: b}]\n      client_auth: require\n",
+	 NULL, "5:20: listen[0].tls.client_auth: ", "needs client_ca"},
+	{"tls client_auth unknown",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls:\n"
+	 "      certificates: [{cert: a, key: b}]\n      client_auth: maybe\n",
+	 NULL, "5:20: listen[0].tls.client_auth: ", "expected none, optional or require"},
+	{"tls bad SNI name",
+	 "listen:\n  - address: \"127.0.0.1:1\"\n    tls:\n"
+	 "      certificates: [{cert: a, key: b, names: [\"a b\"]}]\n",
+	 NULL, "4:48: listen[0].tls.certificates[0].names[0]: ", "expected a host name"},
+	{"listen entry without address", "listen:\n  - tls: {certificates: [{cert: a, key: b}]}\n",
+	 NULL, "2:5: listen[0]: ", "missing required key 'address'"},
+	{"listen entry unknown key", "listen:\n  - {address: \"127.0.0.1:1\", tsl: {}}\n", NULL,
+	 "2:30: listen[0].tsl: ", "unknown key"},
+	{"upstream tls cert without key",
+	 "upstreams:\n  - name: a\n    endpoints: [\"127.0.0.1:1\"]\n    tls: {cert: c.pem}\n",
+	 NULL, "4:17: upstreams[0].tls.cert: ", "cert and key go together"},
+	{"upstream tls not a bool",
+	 "upstreams:\n  - name: a\n    endpoints: [\"127.0.0.1:1\"]\n    tls: yes-please\n", NULL,
+	 "4:10: upstreams[0].tls: ", "expected true or false"},
 
 	/* ---- headers ---- */
 	{"bad forward header", "headers:\n  forward: [\"x tenant\"]\n", NULL,
