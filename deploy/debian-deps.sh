@@ -11,7 +11,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
 	python3 python3-pytest python3-grpcio python3-protobuf redis-server
-	curl wrk nginx-light procps
+	curl wrk nginx-light procps openssl ca-certificates
 )
 
 want=("${BUILD_PKGS[@]}")
