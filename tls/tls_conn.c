@@ -275,7 +275,7 @@ static int tls_output(struct ring_conn *c)
 			}
 			src = write_buf;
 		} else if (len > TLS_RECORD_MAX * 4) {
-			len = TLS_RECORD_MAX * 4; /* bound the wire queue per pass */
+			len = TLS_RECORD_MAX * 4; /* wolfSSL splits it into records */
 		}
 		int w = wolfSSL_write(t->ssl, src, (int)len);
 		if (w <= 0)
