@@ -1530,6 +1530,8 @@ static bool null_is_value(const struct pb_field *f)
  */
 static void clear_field(struct jp *jp, size_t start, uint32_t number)
 {
+	if (jp->out->len <= start)
+		return; /* nothing written since start (data may still be NULL) */
 	uint8_t *d = jp->out->data;
 	const uint8_t *end = d + jp->out->len;
 	size_t r = start, w = start;

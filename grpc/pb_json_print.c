@@ -2,9 +2,17 @@
  * pb_json_print.c - protobuf wire bytes -> JSON text, as
  * json_format.MessageToJson prints the message those bytes parse to.
  *
- * The printer walks the wire bytes of each message with an explicit stack
- * of frames (one per message, Struct or ListValue being printed), writing
- * JSON as it goes; nothing is decoded into a tree.
+ * Two printers, tried in turn (see "the one-pass printer" below):
+ *
+ *   one-pass   canonical input only (what protobuf libraries write): each
+ *              tag read once, JSON written as it goes; gives up, leaving
+ *              nothing behind, at anything else, including every error.
+ *   frames     everything, and the definition of the output and of the
+ *              error messages: what follows.
+ *
+ * The frame printer walks the wire bytes of each message with an explicit
+ * stack of frames (one per message, Struct or ListValue being printed),
+ * writing JSON as it goes; nothing is decoded into a tree.
  *
  * The wire format lets a message arrive in any order: fields out of number
  * order, the elements of a repeated field interleaved with other fields, a
@@ -231,13 +239,32 @@ static inline int putc1(struct pp *pp, char c)
 	return 0;
 }
 
-static int put_str(struct pp *pp, const uint8_t *p, size_t n)
+static int put_str_escaped(struct pp *pp, const uint8_t *p, size_t n)
 {
 	int rc = pbj_put_string(pp->out, p, n);
 
 	if (rc == -1)
 		return fail(pp, "invalid UTF-8 in a string");
 	return rc < 0 ? oom(pp, rc) : 0;
+}
+
+static inline int put_str(struct pp *pp, const uint8_t *p, size_t n)
+{
+	if (n <= 32 && pbj_plain_short(p, n)) {
+		/* Nothing to escape or check: quotes around a copy. */
+		int rc = pb_buf_ensure(pp->out, n + 2);
+		uint8_t *o;
+
+		if (rc < 0)
+			return oom(pp, rc);
+		o = pp->out->data + pp->out->len;
+		o[0] = '"';
+		pbj_copy(o + 1, p, n);
+		o[n + 1] = '"';
+		pp->out->len += n + 2;
+		return 0;
+	}
+	return put_str_escaped(pp, p, n);
 }
 
 /* ---- wire reading ------------------------------------------------------------------ */
@@ -538,26 +565,12 @@ static bool int_value(unsigned type, uint64_t raw, int64_t *sv, uint64_t *uv)
 	}
 }
 
-/*
- * One scalar value of field f ([val, vend) as read_field gives it; for
- * packed elements wire is the element's).  As a map key it is a string.
- */
-static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, const uint8_t *val,
-		      const uint8_t *vend, bool as_key)
+/* A scalar other than a string or bytes, from the raw bits of its value. */
+static int put_number(struct pp *pp, const struct pb_field *f, uint64_t raw, bool as_key)
 {
-	uint64_t raw, uv;
+	uint64_t uv;
 	int64_t sv;
 
-	switch (f->type) {
-	case PB_TYPE_STRING: return put_str(pp, val, (size_t)(vend - val));
-	case PB_TYPE_BYTES: {
-		int rc = pbj_put_base64(pp->out, val, (size_t)(vend - val));
-
-		return rc < 0 ? oom(pp, rc) : 0;
-	}
-	default: break;
-	}
-	raw = raw_value(wire, val);
 	switch (f->type) {
 	case PB_TYPE_DOUBLE: return put_double(pp, pb_bits_double(raw), false);
 	case PB_TYPE_FLOAT: return put_double(pp, pb_bits_float((uint32_t)raw), true);
@@ -585,6 +598,24 @@ static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, co
 		return put_int(pp, sv, wide || as_key);
 	}
 	return put_uint(pp, uv, f->type == PB_TYPE_UINT64 || f->type == PB_TYPE_FIXED64 || as_key);
+}
+
+/*
+ * One scalar value of field f ([val, vend) as read_field gives it; for
+ * packed elements wire is the element's).  As a map key it is a string.
+ */
+static int put_scalar(struct pp *pp, const struct pb_field *f, unsigned wire, const uint8_t *val,
+		      const uint8_t *vend, bool as_key)
+{
+	switch (f->type) {
+	case PB_TYPE_STRING: return put_str(pp, val, (size_t)(vend - val));
+	case PB_TYPE_BYTES: {
+		int rc = pbj_put_base64(pp->out, val, (size_t)(vend - val));
+
+		return rc < 0 ? oom(pp, rc) : 0;
+	}
+	default: return put_number(pp, f, raw_value(wire, val), as_key);
+	}
 }
 
 static const uint8_t zeros[8];
@@ -1219,47 +1250,49 @@ static int begin_msg(struct pp *pp, const struct pb_message *m, const struct seg
 
 /* ---- members --------------------------------------------------------------------------------- */
 
-static int put_key(struct pp *pp, struct pframe *f, const struct pb_field *fld)
+/* A name with bytes JSON escapes (a json_name option can say anything). */
+static int put_key_escaped(struct pp *pp, bool *first, const struct pb_field *fld)
 {
 	const char *name = pp->opts.use_proto_names ? fld->name : fld->json_name;
-	size_t n = strlen(name), start = pp->out->len;
-	int rc = pb_buf_ensure(pp->out, n + 4);
-	uint8_t *o;
 
-	if (rc < 0)
+	if (!*first && putc1(pp, ',') < 0)
+		return -1;
+	*first = false;
+	if (put_str(pp, (const uint8_t *)name, strlen(name)) < 0)
+		return -1;
+	return putc1(pp, ':');
+}
+
+/* A member's key, after a ',' unless it is the object's first member. */
+static inline int put_key(struct pp *pp, bool *first, const struct pb_field *fld)
+{
+	const char *key = pp->opts.use_proto_names ? fld->name_key : fld->json_key;
+	size_t keylen = pp->opts.use_proto_names ? fld->name_key_len : fld->json_key_len;
+	int rc;
+
+	if (key == NULL)
+		return put_key_escaped(pp, first, fld);
+	/* The schema made it: `,"name":`. */
+	if ((rc = pb_buf_ensure(pp->out, keylen)) < 0)
 		return oom(pp, rc);
-	o = pp->out->data + start;
-	if (!f->first)
-		*o++ = ',';
-	f->first = false;
-	*o++ = '"';
-	/* Names are plain identifiers; a json_name needing escapes takes
-	 * the general path. */
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)name[i];
-
-		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
-			pp->out->len = (size_t)(o - pp->out->data) - 1 - i;
-			if (put_str(pp, (const uint8_t *)name, n) < 0)
-				return -1;
-			return putc1(pp, ':');
-		}
-		*o++ = c;
+	if (*first) {
+		key++;
+		keylen--;
+		*first = false;
 	}
-	*o++ = '"';
-	*o++ = ':';
-	pp->out->len = (size_t)(o - pp->out->data);
+	pbj_copy(pp->out->data + pp->out->len, key, keylen);
+	pp->out->len += keylen;
 	return 0;
 }
 
 /* emit_defaults prints what json_format's including_default_value_fields
  * adds: every field but singular messages and oneof members. */
-static int put_default(struct pp *pp, struct pframe *f, const struct pb_field *fld)
+static int put_default(struct pp *pp, bool *first, const struct pb_field *fld)
 {
 	if (fld->oneof >= 0 || (!fld->repeated && fld->type == PB_TYPE_MESSAGE) ||
 	    fld->type == PB_TYPE_GROUP)
 		return 0;
-	if (put_key(pp, f, fld) < 0)
+	if (put_key(pp, first, fld) < 0)
 		return -1;
 	if (fld->map)
 		return put(pp, "{}", 2);
@@ -1274,14 +1307,15 @@ struct entry {
 	bool has_key;
 	unsigned kwire;
 	const uint8_t *ka, *kb;
-	struct seglist vals; /* message values */
+	struct seglist vals; /* message values (when asked for) */
+	uint32_t nvals;      /* occurrences of the value */
 	bool has_val;
 	unsigned vwire;
 	const uint8_t *va, *vb;
 };
 
 static int parse_entry(struct pp *pp, const struct pb_message *em, const uint8_t *p,
-		       const uint8_t *end, struct entry *e)
+		       const uint8_t *end, struct entry *e, bool list_vals)
 {
 	const struct pb_field *kf = &em->fields[0], *vf = &em->fields[1];
 	uint32_t num;
@@ -1303,7 +1337,9 @@ static int parse_entry(struct pp *pp, const struct pb_message *em, const uint8_t
 			e->vwire = wire;
 			e->va = a;
 			e->vb = b;
-			if (vf->type == PB_TYPE_MESSAGE && seglist_add(pp, &e->vals, a, b) < 0)
+			e->nvals++;
+			if (list_vals && vf->type == PB_TYPE_MESSAGE &&
+			    seglist_add(pp, &e->vals, a, b) < 0)
 				return -1;
 		}
 	}
@@ -1378,7 +1414,7 @@ static int map_dedup_small(struct pp *pp, struct pframe *f, const struct pb_mess
 		struct entry e;
 		size_t mark = pp->sc.top;
 
-		if (parse_entry(pp, em, a, b, &e) < 0)
+		if (parse_entry(pp, em, a, b, &e, true) < 0)
 			return -1;
 		pp->sc.top = mark;
 		map_key(&em->fields[0], &e, &keys[i++]);
@@ -1448,7 +1484,7 @@ static int map_dedup(struct pp *pp, struct pframe *f, const struct pb_message *e
 		struct mkey k;
 		size_t mark = pp->sc.top;
 
-		if (parse_entry(pp, em, a, b, &e) < 0)
+		if (parse_entry(pp, em, a, b, &e, true) < 0)
 			return -1;
 		pp->sc.top = mark;
 		/* parse_entry may have grown (moved) the scratch stack. */
@@ -1492,7 +1528,7 @@ static int put_entry(struct pp *pp, struct pframe *f, const struct pb_message *e
 	struct entry e;
 	int rc;
 
-	if (check_level(pp, f->level + 1) < 0 || parse_entry(pp, em, p, end, &e) < 0)
+	if (check_level(pp, f->level + 1) < 0 || parse_entry(pp, em, p, end, &e, true) < 0)
 		return -1;
 	if (f->nprinted++ > 0 && putc1(pp, ',') < 0)
 		return -1;
@@ -1527,7 +1563,7 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 		return fail(pp, "group fields are not supported");
 	elem_init(f, g, &it);
 	if (fld->map || (fld->repeated && fld->type == PB_TYPE_MESSAGE)) {
-		if (put_key(pp, f, fld) < 0)
+		if (put_key(pp, &f->first, fld) < 0)
 			return -1;
 		f->g = *g;
 		elem_init(f, &f->g, &f->it); /* it points into the group */
@@ -1547,10 +1583,10 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 		rc = elem_next_valid(pp, &it, &wire, &a, &b);
 		if (rc <= 0) {
 			if (rc == 0 && pp->opts.emit_defaults)
-				return put_default(pp, f, fld);
+				return put_default(pp, &f->first, fld);
 			return rc;
 		}
-		if (put_key(pp, f, fld) < 0 || putc1(pp, '[') < 0)
+		if (put_key(pp, &f->first, fld) < 0 || putc1(pp, '[') < 0)
 			return -1;
 		do {
 			if (put_scalar(pp, fld, wire, a, b, false) < 0)
@@ -1575,7 +1611,7 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 			if (seglist_add(pp, &sl, a, b) < 0)
 				return -1;
 		}
-		if (rc < 0 || put_key(pp, f, fld) < 0)
+		if (rc < 0 || put_key(pp, &f->first, fld) < 0)
 			return -1;
 		if (!f->slow) {
 			struct seg s = {la, lb};
@@ -1598,10 +1634,10 @@ static int put_group(struct pp *pp, struct pframe *f, struct group *g)
 		return -1;
 	if (la == NULL || (!fld->has_presence && is_default(fld, lw, la, lb))) {
 		if (pp->opts.emit_defaults)
-			return put_default(pp, f, fld);
+			return put_default(pp, &f->first, fld);
 		return 0;
 	}
-	if (put_key(pp, f, fld) < 0)
+	if (put_key(pp, &f->first, fld) < 0)
 		return -1;
 	return put_scalar(pp, fld, lw, la, lb, false);
 }
@@ -1683,7 +1719,7 @@ static int step(struct pp *pp, struct pframe *f)
 				uint32_t upto = rc ? g.fidx : f->m->nfields;
 
 				for (; f->next_fidx < upto; f->next_fidx++)
-					if (put_default(pp, f, &f->m->fields[f->next_fidx]) < 0)
+					if (put_default(pp, &f->first, &f->m->fields[f->next_fidx]) < 0)
 						return -1;
 				f->next_fidx = upto + 1;
 			}
@@ -1753,15 +1789,473 @@ static int step(struct pp *pp, struct pframe *f)
 	}
 }
 
-int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
-		     const uint8_t *data, size_t len, const struct pb_json_print_opts *opts,
-		     struct pb_buf *out, struct pb_json_error *err)
+/* ---- the one-pass printer -------------------------------------------------------------
+ *
+ * For canonical input the frame printer above still reads every tag two
+ * or three times (scan, runs, elements) and moves every value through a
+ * frame: about half of its time.  So pb_proto_to_json first tries this
+ * printer, which prints in a single pass, a call per message level, and
+ * gives up (-1) at the first thing it does not print exactly as the frame
+ * printer would: input that is not canonical (scan_msg's rules, checked
+ * tag by tag), a singular field sent twice, a message value to merge, a
+ * map with a repeated key, a closed enum's undeclared value, an Any, and
+ * every error.  Its output is then dropped and the frame printer runs from
+ * the start, so it stays the definition of the output and of every error
+ * message; this printer only takes the common case faster.  Input it gives
+ * up on late costs the part already printed twice (at worst about 1.5x
+ * the frame printer alone).
+ *
+ * Recursion is bounded: levels are counted as the frame printer counts
+ * them (check_level), each call goes one or two deeper and gives up past
+ * PB_JSON_MAX_DEPTH, and Any (whose payload starts again at level 0) is
+ * left to the frame printer.
+ */
+
+/* The keys of a map being printed, to find a repeated one at its end. */
+struct keylist {
+	size_t off;
+	uint32_t n, cap;
+};
+
+static int keylist_add(struct pp *pp, struct keylist *kl, const struct mkey *k)
 {
-	struct pp ctx, *pp = &ctx;
-	struct seg s = {zeros, zeros};
-	size_t before = out->len;
+	if (kl->n == kl->cap) {
+		uint32_t more = kl->cap ? kl->cap : 16;
+		size_t off;
+
+		/* Values printed between two keys free their scratch memory,
+		 * so the list is the top allocation again and grows in place. */
+		if (kl->cap != 0 && kl->off + (size_t)kl->cap * sizeof(struct mkey) != pp->sc.top)
+			return -1;
+		if (salloc(pp, (size_t)more * sizeof(struct mkey), &off) < 0)
+			return -1;
+		if (kl->cap == 0)
+			kl->off = off;
+		kl->cap += more;
+	}
+	((struct mkey *)pbj_at(&pp->sc, kl->off))[kl->n++] = *k;
+	return 0;
+}
+
+/* 1 when two keys of the list are equal, 0 when none are, -1 on error. */
+static int keys_repeat(struct pp *pp, const struct keylist *kl)
+{
+	const struct mkey *keys;
+	uint32_t n = kl->n, cap = 32, *tab;
+	size_t toff;
+
+	if (n < 2)
+		return 0;
+	if (n <= SMALL_MAP) {
+		keys = pbj_at(&pp->sc, kl->off);
+		for (uint32_t x = 0; x < n; x++)
+			for (uint32_t y = x + 1; y < n; y++)
+				if (keys[x].hash == keys[y].hash && mkey_eq(&keys[x], &keys[y]))
+					return 1;
+		return 0;
+	}
+	while (cap < n * 2)
+		cap *= 2;
+	if (salloc(pp, (size_t)cap * sizeof(uint32_t), &toff) < 0)
+		return -1;
+	keys = pbj_at(&pp->sc, kl->off);
+	tab = pbj_at(&pp->sc, toff);
+	memset(tab, 0, (size_t)cap * sizeof(uint32_t));
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t j = keys[i].hash & (cap - 1);; j = (j + 1) & (cap - 1)) {
+			if (tab[j] == 0) {
+				tab[j] = i + 1;
+				break;
+			}
+			const struct mkey *o = &keys[tab[j] - 1];
+
+			if (o->hash == keys[i].hash && mkey_eq(o, &keys[i]))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+		      const uint8_t *end, uint32_t level);
+
+/* One map entry of a map in a message at `level` (put_entry's output). */
+static int fast_entry(struct pp *pp, const struct pb_message *em, const uint8_t *p,
+		      const uint8_t *end, uint32_t level, uint32_t *nel, struct keylist *keys)
+{
+	const struct pb_field *kf = &em->fields[0], *vf = &em->fields[1];
+	struct entry e;
+	struct mkey k;
 	int rc;
 
+	if (level + 1 > PB_JSON_MAX_DEPTH || parse_entry(pp, em, p, end, &e, false) < 0)
+		return -1;
+	if (vf->type == PB_TYPE_GROUP || (vf->type == PB_TYPE_MESSAGE && e.nvals > 1))
+		return -1;
+	if ((*nel)++ > 0 && putc1(pp, ',') < 0)
+		return -1;
+	rc = e.has_key ? put_scalar(pp, kf, e.kwire, e.ka, e.kb, true)
+		       : put_scalar_default(pp, kf, true);
+	if (rc < 0 || putc1(pp, ':') < 0)
+		return -1;
+	if (vf->type == PB_TYPE_MESSAGE)
+		rc = e.has_val ? fast_value(pp, vf->message, e.va, e.vb, level + 2)
+			       : fast_value(pp, vf->message, zeros, zeros, level + 2);
+	else
+		rc = e.has_val ? put_scalar(pp, vf, e.vwire, e.va, e.vb, false)
+			       : put_scalar_default(pp, vf, false);
+	if (rc < 0)
+		return -1;
+	map_key(kf, &e, &k);
+	return keylist_add(pp, keys, &k);
+}
+
+/*
+ * Canonical order, as scan_msg decides it, checked field by field: `last`
+ * is the number of the previous known field, `oneofs` the oneofs seen.
+ */
+static inline bool fast_in_order(const struct pb_field *f, uint32_t *last, uint64_t *oneofs)
+{
+	if (f->number < *last)
+		return false;
+	if (f->number == *last)
+		return f->repeated || f->type != PB_TYPE_MESSAGE;
+	if (f->oneof >= 0) {
+		uint64_t bit = 1ull << (f->oneof & 63);
+
+		if (*oneofs & bit)
+			return false;
+		*oneofs |= bit;
+	}
+	*last = f->number;
+	return true;
+}
+
+/* Struct and ListValue (start_container's output): the occurrences of
+ * field 1 as one JSON object or array. */
+static int fast_container(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+			  const uint8_t *end, uint32_t level, bool is_struct)
+{
+	struct keylist keys = {0, 0, 0};
+	size_t mark = pp->sc.top;
+	uint32_t last = 0, nel = 0;
+	uint64_t oneofs = 0;
+
+	if (putc1(pp, is_struct ? '{' : '[') < 0)
+		return -1;
+	while (p < end) {
+		const struct pb_field *f;
+		const uint8_t *a, *b;
+		uint32_t num;
+		unsigned wire;
+
+		p = read_field(p, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return -1;
+		f = known(m, num, wire);
+		if (f == NULL)
+			continue;
+		if (!fast_in_order(f, &last, &oneofs))
+			return -1;
+		if (num != 1)
+			continue; /* canonical: field 1's run came first, if any */
+		if (is_struct) {
+			if (!f->map || fast_entry(pp, f->message, a, b, level, &nel, &keys) < 0)
+				return -1;
+			continue;
+		}
+		if (!f->repeated || f->type != PB_TYPE_MESSAGE ||
+		    (nel++ > 0 && putc1(pp, ',') < 0) ||
+		    fast_value(pp, f->message, a, b, level + 1) < 0)
+			return -1;
+	}
+	if (is_struct && keys_repeat(pp, &keys) != 0)
+		return -1;
+	pp->sc.top = mark;
+	return putc1(pp, is_struct ? '}' : ']');
+}
+
+/* google.protobuf.Value (begin_value's output) when one occurrence of
+ * its last kind is all there is to print. */
+static int fast_wkt_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+			  const uint8_t *end, uint32_t level)
+{
+	static const uint8_t kind_wire[7] = {0,           PB_WIRE_VARINT, PB_WIRE_I64,
+					     PB_WIRE_LEN, PB_WIRE_VARINT, PB_WIRE_LEN,
+					     PB_WIRE_LEN};
+	const uint8_t *va = NULL, *vb = NULL;
+	uint32_t kind = 0, nk = 0;
+
+	while (p < end) {
+		const uint8_t *a, *b;
+		uint32_t num;
+		unsigned wire;
+
+		p = read_field(p, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return -1;
+		if (num < 1 || num > 6 || wire != kind_wire[num])
+			continue;
+		nk = num == kind ? nk + 1 : 1;
+		kind = num;
+		va = a;
+		vb = b;
+	}
+	switch (kind) {
+	case 0:
+	case 1: return put(pp, "null", 4);
+	case 2: return put_double(pp, pb_bits_double(pb_get_le64(va)), false);
+	case 3: return put_str(pp, va, (size_t)(vb - va));
+	case 4: return varint_at(va) ? put(pp, "true", 4) : put(pp, "false", 5);
+	default: {
+		const struct pb_field *kf = field_of(m, kind);
+
+		if (nk > 1 || kf == NULL || kf->message == NULL || level + 1 > PB_JSON_MAX_DEPTH)
+			return -1;
+		return fast_container(pp, kf->message, va, vb, level + 1, kind == 5);
+	}
+	}
+}
+
+/* Timestamp and Duration (put_time's output). */
+static int fast_time(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+		     const uint8_t *end)
+{
+	int64_t sec = 0;
+	int32_t ns = 0;
+	int rc;
+
+	while (p < end) {
+		const uint8_t *a, *b;
+		uint32_t num;
+		unsigned wire;
+
+		p = read_field(p, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return -1;
+		if (wire != PB_WIRE_VARINT)
+			continue;
+		if (num == 1)
+			sec = (int64_t)varint_at(a);
+		else if (num == 2)
+			ns = (int32_t)varint_at(a);
+	}
+	rc = m->wkt == PB_WKT_TIMESTAMP ? pbj_put_timestamp(pp->out, sec, ns)
+					: pbj_put_duration(pp->out, sec, ns);
+	return rc < 0 ? -1 : 0;
+}
+
+/* One element of a repeated scalar field: `"key":[` before the first. */
+static inline int fast_elem(struct pp *pp, const struct pb_field *f, uint64_t raw,
+			    const uint8_t *a, const uint8_t *b, uint32_t *nel, bool *first)
+{
+	if (f->type == PB_TYPE_ENUM && !enum_value_ok(f, raw))
+		return -1; /* the frame printer skips it */
+	if ((*nel)++ == 0) {
+		if (put_key(pp, first, f) < 0 || putc1(pp, '[') < 0)
+			return -1;
+	} else if (putc1(pp, ',') < 0) {
+		return -1;
+	}
+	if (f->type == PB_TYPE_STRING || f->type == PB_TYPE_BYTES)
+		return put_scalar(pp, f, PB_WIRE_LEN, a, b, false);
+	return put_number(pp, f, raw, false);
+}
+
+/* A packed chunk of a repeated scalar field. */
+static int fast_packed(struct pp *pp, const struct pb_field *f, const uint8_t *p,
+		       const uint8_t *end, uint32_t *nel, bool *first)
+{
+	while (p < end) {
+		uint64_t raw;
+
+		if (f->wire == PB_WIRE_VARINT) {
+			p = pb_get_varint(p, end, &raw);
+			if (p == NULL)
+				return -1;
+		} else if (f->wire == PB_WIRE_I64) {
+			if (end - p < 8)
+				return -1;
+			raw = pb_get_le64(p);
+			p += 8;
+		} else {
+			if (end - p < 4)
+				return -1;
+			raw = pb_get_le32(p);
+			p += 4;
+		}
+		if (fast_elem(pp, f, raw, NULL, NULL, nel, first) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A singular field (put_group's output for one occurrence). */
+static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, const uint8_t *a,
+		       const uint8_t *b, uint32_t level, bool *first)
+{
+	uint64_t raw = 0;
+
+	switch (f->type) {
+	case PB_TYPE_MESSAGE:
+		if (put_key(pp, first, f) < 0)
+			return -1;
+		return fast_value(pp, f->message, a, b, level + 1);
+	case PB_TYPE_GROUP: return -1;
+	case PB_TYPE_STRING:
+	case PB_TYPE_BYTES:
+		if (!f->has_presence && a == b)
+			return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
+		if (put_key(pp, first, f) < 0)
+			return -1;
+		return put_scalar(pp, f, wire, a, b, false);
+	default:
+		raw = raw_value(wire, a);
+		if (f->type == PB_TYPE_ENUM && !enum_value_ok(f, raw))
+			return -1; /* the frame printer drops it */
+		if (!f->has_presence && is_default(f, wire, a, b))
+			return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
+		if (put_key(pp, first, f) < 0)
+			return -1;
+		return put_number(pp, f, raw, false);
+	}
+}
+
+/* The end of a repeated field's run. */
+static int fast_close(struct pp *pp, const struct pb_field *f, uint32_t nel,
+		      const struct keylist *keys, bool *first)
+{
+	if (f->map)
+		return keys_repeat(pp, keys) != 0 ? -1 : putc1(pp, '}');
+	if (nel > 0 || f->type == PB_TYPE_MESSAGE)
+		return putc1(pp, ']');
+	/* Only empty packed chunks: the frame printer found no element. */
+	return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
+}
+
+/* A message's fields as a JSON object (the P_MSG frame's output). */
+static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+		       const uint8_t *end, uint32_t level)
+{
+	const struct pb_field *rf = NULL; /* the repeated field whose run is open */
+	struct keylist keys = {0, 0, 0};
+	size_t mark = pp->sc.top;
+	uint32_t last = 0, next_fidx = 0, nel = 0;
+	uint64_t oneofs = 0;
+	bool first = true;
+
+	if (putc1(pp, '{') < 0)
+		return -1;
+	while (p < end) {
+		const struct pb_field *f;
+		const uint8_t *a, *b;
+		uint32_t num;
+		unsigned wire;
+
+		p = read_field(p, end, &num, &wire, &a, &b);
+		if (p == NULL)
+			return -1;
+		f = known(m, num, wire);
+		if (f == NULL)
+			continue;
+		if (num != last) {
+			if (!fast_in_order(f, &last, &oneofs))
+				return -1;
+			if (rf != NULL && fast_close(pp, rf, nel, &keys, &first) < 0)
+				return -1;
+			rf = NULL;
+			pp->sc.top = mark;
+			if (pp->opts.emit_defaults) {
+				uint32_t fidx = (uint32_t)(f - m->fields);
+
+				for (; next_fidx < fidx; next_fidx++)
+					if (put_default(pp, &first, &m->fields[next_fidx]) < 0)
+						return -1;
+				next_fidx = fidx + 1;
+			}
+			if (!f->repeated) {
+				if (fast_single(pp, f, wire, a, b, level, &first) < 0)
+					return -1;
+				continue;
+			}
+			if (f->type == PB_TYPE_GROUP)
+				return -1;
+			rf = f;
+			nel = 0;
+			keys = (struct keylist){0, 0, 0};
+			if (f->type == PB_TYPE_MESSAGE &&
+			    (put_key(pp, &first, f) < 0 || putc1(pp, f->map ? '{' : '[') < 0))
+				return -1;
+		} else if (!f->repeated) {
+			return -1; /* the last value wins, or two messages merge */
+		}
+		if (f->map) {
+			if (fast_entry(pp, f->message, a, b, level, &nel, &keys) < 0)
+				return -1;
+		} else if (f->type == PB_TYPE_MESSAGE) {
+			if ((nel++ > 0 && putc1(pp, ',') < 0) ||
+			    fast_value(pp, f->message, a, b, level + 1) < 0)
+				return -1;
+		} else if (wire == PB_WIRE_LEN && f->wire != PB_WIRE_LEN) {
+			if (fast_packed(pp, f, a, b, &nel, &first) < 0)
+				return -1;
+		} else if (fast_elem(pp, f, f->wire == PB_WIRE_LEN ? 0 : raw_value(wire, a), a, b,
+				     &nel, &first) < 0) {
+			return -1;
+		}
+	}
+	if (rf != NULL && fast_close(pp, rf, nel, &keys, &first) < 0)
+		return -1;
+	pp->sc.top = mark;
+	if (pp->opts.emit_defaults)
+		for (; next_fidx < m->nfields; next_fidx++)
+			if (put_default(pp, &first, &m->fields[next_fidx]) < 0)
+				return -1;
+	return putc1(pp, '}');
+}
+
+/* A message value at `level` (begin_msg's output, frames run to the end). */
+static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+		      const uint8_t *end, uint32_t level)
+{
+	struct seg s = {p, end};
+	const uint8_t *a, *b;
+	size_t mark;
+	int rc;
+
+	if (level > PB_JSON_MAX_DEPTH)
+		return -1;
+	switch (m->wkt) {
+	case PB_WKT_NONE: return fast_fields(pp, m, p, end, level);
+	case PB_WKT_TIMESTAMP:
+	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
+	case PB_WKT_FIELD_MASK:
+		mark = pp->sc.top;
+		rc = put_field_mask(pp, &s, 1);
+		pp->sc.top = mark;
+		return rc;
+	case PB_WKT_VALUE: return fast_wkt_value(pp, m, p, end, level);
+	case PB_WKT_ANY: return -1;
+	case PB_WKT_STRUCT:
+	case PB_WKT_LIST_VALUE:
+		return fast_container(pp, m, p, end, level, m->wkt == PB_WKT_STRUCT);
+	default:
+		if (is_wrapper(m->wkt) && m->nfields >= 1) {
+			const struct pb_field *vf = &m->fields[0];
+
+			rc = last_field(pp, &s, 1, 1, vf->wire, &a, &b);
+			if (rc == 1)
+				return put_scalar(pp, vf, vf->wire, a, b, false);
+			return rc == 0 ? put_scalar_default(pp, vf, false) : -1;
+		}
+		return fast_fields(pp, m, p, end, level);
+	}
+}
+
+static void pp_init(struct pp *pp, const struct pb_schema *schema,
+		    const struct pb_json_print_opts *opts, struct pb_buf *out,
+		    struct pb_json_error *err)
+{
 	pp->out = out;
 	pp->schema = schema;
 	if (opts != NULL)
@@ -1780,6 +2274,30 @@ int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
 		err->path[0] = err->message[0] = '\0';
 		err->offset = 0;
 	}
+}
+
+/* The one-pass printer: 0, or -1 with nothing appended when it gives up. */
+static int print_fast(struct pp *pp, const struct pb_message *m, const uint8_t *data, size_t len)
+{
+	size_t before = pp->out->len;
+
+	/* It refuses a zero or end-group tag at the top, so it never needs
+	 * top_level_end's cut. */
+	if (fast_value(pp, m, data != NULL ? data : zeros, data != NULL ? data + len : zeros, 0) ==
+	    0)
+		return 0;
+	pp->out->len = before;
+	return -1;
+}
+
+/* The frame printer: 0, or -1 / -ENOMEM / -E2BIG with err filled. */
+static int print_frames(struct pp *pp, const struct pb_message *m, const uint8_t *data,
+			size_t len)
+{
+	struct seg s = {zeros, zeros};
+	size_t before = pp->out->len;
+	int rc;
+
 	if (data != NULL) {
 		s.p = data;
 		s.end = top_level_end(data, data + len);
@@ -1787,10 +2305,28 @@ int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
 	rc = begin_msg(pp, m, &s, 1, 0);
 	while (rc >= 0 && pp->nframes > 0)
 		rc = step(pp, &pp->frames[pp->nframes - 1]);
-	pbj_scratch_free(&pp->sc);
 	if (rc < 0) {
-		out->len = before;
+		pp->out->len = before;
 		return pp->alloc_rc < 0 ? pp->alloc_rc : -1;
 	}
 	return 0;
+}
+
+int pb_proto_to_json(const struct pb_schema *schema, const struct pb_message *m,
+		     const uint8_t *data, size_t len, const struct pb_json_print_opts *opts,
+		     struct pb_buf *out, struct pb_json_error *err)
+{
+	struct pp ctx;
+	int rc;
+
+	pp_init(&ctx, schema, opts, out, err);
+	rc = print_fast(&ctx, m, data, len);
+	if (rc < 0) {
+		/* Start again, and let the frame printer say what is wrong. */
+		pbj_scratch_free(&ctx.sc);
+		pp_init(&ctx, schema, opts, out, err);
+		rc = print_frames(&ctx, m, data, len);
+	}
+	pbj_scratch_free(&ctx.sc);
+	return rc;
 }

@@ -19,10 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "grpc/pb_wire.h"
 
 /* ---- scratch stack ------------------------------------------------------------ */
@@ -141,27 +137,39 @@ static inline bool plain_byte(uint8_t c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* Strings are mostly short: a tail shorter than a block is checked with one
+ * more block that ends at n and overlaps bytes already checked. */
 size_t pbj_plain_run(const uint8_t *p, size_t n)
 {
 	size_t i = 0;
+	uint64_t w;
 #ifdef __SSE2__
-	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	const __m128i space = _mm_set1_epi8(0x20);
+	if (n >= 16) {
+		unsigned mask;
 
-	while (n - i >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		/* Signed compare: bytes >= 0x80 are negative, so "< 0x20"
-		 * catches control characters and non-ASCII at once. */
-		__m128i m = _mm_or_si128(
-			_mm_cmplt_epi8(v, space),
-			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-		if (mask != 0)
-			return i + (unsigned)__builtin_ctz(mask);
-		i += 16;
+		for (; n - i >= 16; i += 16)
+			if ((mask = pbj_sse_unplain(p + i)) != 0)
+				return i + (unsigned)__builtin_ctz(mask);
+		if (i == n)
+			return n;
+		mask = pbj_sse_unplain(p + n - 16) >> (i - (n - 16));
+		return mask != 0 ? i + (unsigned)__builtin_ctz(mask) : n;
 	}
 #endif
+	if (n >= 8) {
+		uint64_t mask;
+
+		for (; n - i >= 8; i += 8) {
+			memcpy(&w, p + i, 8);
+			if ((mask = pbj_swar_unplain(w)) != 0)
+				return i + (unsigned)__builtin_ctzll(mask) / 8;
+		}
+		if (i == n)
+			return n;
+		memcpy(&w, p + n - 8, 8);
+		mask = pbj_swar_unplain(w) >> (8 * (i - (n - 8)));
+		return mask != 0 ? i + (unsigned)__builtin_ctzll(mask) / 8 : n;
+	}
 	while (i < n && plain_byte(p[i]))
 		i++;
 	return i;
@@ -170,12 +178,22 @@ size_t pbj_plain_run(const uint8_t *p, size_t n)
 int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
+	size_t i = pbj_plain_run(p, n);
+	uint8_t *start;
 	int rc;
 
 	if ((rc = pb_buf_ensure(b, n + 2)) < 0)
 		return rc;
-	b->data[b->len++] = '"';
+	start = b->data + b->len;
+	start[0] = '"';
+	pbj_copy(start + 1, p, i);
+	if (i == n) {
+		/* The common case: nothing to escape or check. */
+		start[n + 1] = '"';
+		b->len += n + 2;
+		return 0;
+	}
+	b->len += 1 + i;
 	while (i < n) {
 		size_t run = pbj_plain_run(p + i, n - i);
 
@@ -355,18 +373,32 @@ static const double pow10_exact[23] = {
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+				     "25262728293031323334353637383940414243444546474849"
+				     "50515253545556575859606162636465666768697071727374"
+				     "75767778798081828384858687888990919293949596979899";
+
 size_t pbj_fmt_u64(char *out, uint64_t v)
 {
 	char tmp[20];
-	size_t n = 0;
+	size_t i = sizeof(tmp);
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
+	/* Two digits per division. */
+	while (v >= 100) {
+		unsigned r = (unsigned)(v % 100);
+
+		v /= 100;
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + 2 * r, 2);
+	}
+	if (v >= 10) {
+		i -= 2;
+		memcpy(tmp + i, digit_pairs + 2 * v, 2);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
+	memcpy(out, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
 }
 
 size_t pbj_fmt_i64(char *out, int64_t v)
@@ -487,6 +519,43 @@ static uint64_t scaled_round(uint64_t mant, int e, int k)
 	return q >= 1000000000000000ull ? UINT64_MAX : (uint64_t)q;
 }
 
+/*
+ * The 16- and 17-digit case of the fast path below: round-half-even(mant *
+ * 2^e * 10^k) when it has 16 or 17 digits, else 0; 0 too when it is a tie
+ * (both neighbours may read back: left to printf).
+ */
+static uint64_t scaled_round17(uint64_t mant, int e, int k)
+{
+	unsigned __int128 n = (unsigned __int128)mant * pow5(k);
+	int s = -(e + k);
+
+	if (s <= 0 || s >= 120)
+		return 0;
+	unsigned __int128 q = n >> s, r = n - (q << s), half = (unsigned __int128)1 << (s - 1);
+
+	if (r == half)
+		return 0;
+	if (r > half)
+		q++;
+	return q >= 1000000000000000ull && q < 100000000000000000ull ? (uint64_t)q : 0;
+}
+
+/*
+ * Does m * 10^-k read back (round to nearest, ties to even) as the double
+ * mant * 2^-s whose neighbours are both 2^-s away (not a power of two)?
+ * Exactly: |m * 2^s - mant * 10^k| <= 10^k / 2, the bound itself only for
+ * an even mant.  m < 10^17 and s <= 70 keep everything within 127 bits.
+ */
+static bool reads_back(uint64_t m, int k, uint64_t mant, int s)
+{
+	unsigned __int128 x = (unsigned __int128)m << s;
+	unsigned __int128 t = (unsigned __int128)pow5(k) << k; /* 10^k */
+	unsigned __int128 y = (unsigned __int128)mant * t;
+	unsigned __int128 d = x > y ? x - y : y - x;
+
+	return (mant & 1) ? 2 * d < t : 2 * d <= t;
+}
+
 /* Digits and decimal point of "%.*e" output. */
 static void parse_e_format(const char *buf, char *dig, int *nd, int *decpt)
 {
@@ -527,8 +596,25 @@ static void shortest_double(double a, char *dig, int *nd, int *decpt)
 		for (int k = 0; k <= 22; k++) {
 			uint64_t m = scaled_round(mant, e, k);
 
-			if (m == UINT64_MAX)
+			if (m == UINT64_MAX) {
+				/* 16 or 17 digits: too many for the division
+				 * above to be exact, so the rounding interval
+				 * is checked in integers instead.  Only the
+				 * nearest candidate can be in it, as the
+				 * interval is symmetric (frac != 0). */
+				if (frac == 0 || e >= 0 || -e > 70)
+					break;
+				for (; k <= 22; k++) {
+					m = scaled_round17(mant, e, k);
+					if (m == 0)
+						break;
+					if (reads_back(m, k, mant, -e)) {
+						*decpt = u64_digits(m, dig, nd) - k;
+						return;
+					}
+				}
 				break;
+			}
 			if (m != 0 && (double)m / pow10_exact[k] == a) {
 				*decpt = u64_digits(m, dig, nd) - k;
 				return;

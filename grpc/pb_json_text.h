@@ -15,6 +15,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "grpc/pb_json.h"
 
@@ -46,6 +51,41 @@ static inline void *pbj_at(const struct pbj_scratch *s, size_t off)
 	return s->base + off;
 }
 
+/*
+ * memcpy for the short pieces JSON is made of (keys, most strings): fixed
+ * size moves that overlap, instead of a call into the C library.
+ */
+static inline void pbj_copy(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	if (n >= 8 && n <= 32) {
+		uint64_t a, b, c, e;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + (n >= 16 ? 8 : n - 8), 8);
+		memcpy(&c, s + (n >= 24 ? n - 16 : n - 8), 8);
+		memcpy(&e, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + (n >= 16 ? 8 : n - 8), &b, 8);
+		memcpy(d + (n >= 24 ? n - 16 : n - 8), &c, 8);
+		memcpy(d + n - 8, &e, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n > 32) {
+		memcpy(d, s, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
 /* Length of the valid UTF-8 prefix of p[0..n) (n when all of it is valid).
@@ -60,6 +100,66 @@ static inline bool pbj_utf8_valid(const uint8_t *p, size_t n)
 /* Length of the run at p of bytes that need no escaping in a JSON string
  * (0x20..0x7f except '"' and '\\'). */
 size_t pbj_plain_run(const uint8_t *p, size_t n);
+
+/*
+ * Eight bytes at once: the high bit of each byte of the result is set where
+ * a byte needs escaping (or is not ASCII), or above such a byte (borrows
+ * only move up), so its lowest set bit marks the first one.
+ */
+static inline uint64_t pbj_swar_unplain(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high;
+}
+
+#ifdef __SSE2__
+/* Sixteen bytes at once: a bit per byte that needs escaping. */
+static inline unsigned pbj_sse_unplain(const uint8_t *p)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	const __m128i space = _mm_set1_epi8(0x20);
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches
+	 * control characters and non-ASCII at once. */
+	__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, space),
+				 _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* pbj_plain_run(p, n) == n for n <= 32, with loads that overlap instead of
+ * a loop: most strings in messages are short. */
+static inline bool pbj_plain_short(const uint8_t *p, size_t n)
+{
+	uint64_t a, b;
+	uint32_t lo, hi;
+
+	if (n >= 16) {
+#ifdef __SSE2__
+		return (pbj_sse_unplain(p) | pbj_sse_unplain(p + n - 16)) == 0;
+#else
+		return pbj_plain_run(p, n) == n;
+#endif
+	}
+	if (n >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + n - 8, 8);
+		return (pbj_swar_unplain(a) | pbj_swar_unplain(b)) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return pbj_swar_unplain(lo | (uint64_t)hi << 32) == 0;
+	}
+	if (n == 0)
+		return true;
+	/* One to three bytes, the rest padded with plain 'a's. */
+	a = 0x6161616161000000ull | p[0] | (uint64_t)p[n >> 1] << 8 | (uint64_t)p[n - 1] << 16;
+	return pbj_swar_unplain(a) == 0;
+}
 
 /* FNV-1a, for the key tables. */
 static inline uint32_t pbj_hash_step(uint32_t h, uint8_t c)

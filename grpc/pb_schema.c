@@ -704,6 +704,34 @@ static const char *json_name_of(struct loader *L, const char *name)
 	return out;
 }
 
+/* `,"name":` for a printer's member keys; NULL (not an error) when the
+ * name has a byte JSON would escape, or a non-ASCII one. */
+static int member_key(struct loader *L, const char *name, const char **key, uint32_t *len)
+{
+	size_t n = strlen(name);
+	char *p;
+
+	*key = NULL;
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+			return 0;
+	}
+	if (n > UINT32_MAX - 4 || (p = arena_alloc(L->arena, n + 5)) == NULL)
+		return -1;
+	p[0] = ',';
+	p[1] = '"';
+	memcpy(p + 2, name, n);
+	p[n + 2] = '"';
+	p[n + 3] = ':';
+	p[n + 4] = '\0';
+	*key = p;
+	*len = (uint32_t)n + 4;
+	return 0;
+}
+
 static int cmp_field_number(const void *a, const void *b)
 {
 	const struct pb_field *fa = a, *fb = b;
@@ -740,7 +768,9 @@ static int compile_field(struct loader *L, const struct def *def,
 		return fail(L, "%s: %s: a field has no name", set, msg);
 	f->name = arena_strdup(L, fd->name);
 	f->json_name = fd->json_name ? arena_strdup(L, fd->json_name) : json_name_of(L, fd->name);
-	if (f->name == NULL || f->json_name == NULL)
+	if (f->name == NULL || f->json_name == NULL ||
+	    member_key(L, f->json_name, &f->json_key, &f->json_key_len) < 0 ||
+	    member_key(L, f->name, &f->name_key, &f->name_key_len) < 0)
 		return fail_nomem(L);
 	if (!fd->has_number || fd->number < 1 || fd->number > MAX_FIELD_NUMBER)
 		return fail(L, "%s: %s.%s: field number %d out of range", set, msg, fd->name,

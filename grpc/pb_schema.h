@@ -108,6 +108,12 @@ struct pb_field {
 	int32_t oneof;                    /* index into message->oneofs, -1 if none */
 	const struct pb_message *message; /* MESSAGE / GROUP (map entries too) */
 	const struct pb_enum *enumt;      /* ENUM */
+	/* The JSON member key as a printer writes it after another member,
+	 * `,"displayName":` (skip the ',' for the first member), for the
+	 * json_name and the proto name; NULL when the name needs escaping or
+	 * is not ASCII (the printer then escapes it itself). */
+	const char *json_key, *name_key;
+	uint32_t json_key_len, name_key_len;
 };
 
 struct pb_oneof {
