@@ -1719,7 +1719,8 @@ static int step(struct pp *pp, struct pframe *f)
 				uint32_t upto = rc ? g.fidx : f->m->nfields;
 
 				for (; f->next_fidx < upto; f->next_fidx++)
-					if (put_default(pp, &f->first, &f->m->fields[f->next_fidx]) < 0)
+					if (put_default(pp, &f->first,
+							&f->m->fields[f->next_fidx]) < 0)
 						return -1;
 				f->next_fidx = upto + 1;
 			}
@@ -2046,8 +2047,8 @@ static int fast_time(struct pp *pp, const struct pb_message *m, const uint8_t *p
 }
 
 /* One element of a repeated scalar field: `"key":[` before the first. */
-static inline int fast_elem(struct pp *pp, const struct pb_field *f, uint64_t raw,
-			    const uint8_t *a, const uint8_t *b, uint32_t *nel, bool *first)
+static inline int fast_elem(struct pp *pp, const struct pb_field *f, uint64_t raw, const uint8_t *a,
+			    const uint8_t *b, uint32_t *nel, bool *first)
 {
 	if (f->type == PB_TYPE_ENUM && !enum_value_ok(f, raw))
 		return -1; /* the frame printer skips it */
@@ -2291,8 +2292,7 @@ static int print_fast(struct pp *pp, const struct pb_message *m, const uint8_t *
 }
 
 /* The frame printer: 0, or -1 / -ENOMEM / -E2BIG with err filled. */
-static int print_frames(struct pp *pp, const struct pb_message *m, const uint8_t *data,
-			size_t len)
+static int print_frames(struct pp *pp, const struct pb_message *m, const uint8_t *data, size_t len)
 {
 	struct seg s = {zeros, zeros};
 	size_t before = pp->out->len;
