@@ -423,6 +423,12 @@ def run_wrk(port, duration, conns=64):
     out = p.stdout
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {out}\n{p.stderr}")
+    return parse_wrk(out)
+
+
+def parse_wrk(out):
+    """wrk --latency's stdout -> requests, elapsed_s, rps, latency_us, non2xx,
+    socket_errors, raw (also used by bench_tls.py)."""
     m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     if not m:
         raise RuntimeError(f"cannot parse wrk output:\n{out}")
