@@ -131,6 +131,7 @@ struct hpack_table {
 	uint32_t first; /* slot of the oldest entry */
 	uint32_t count;
 	uint32_t head; /* data[] offset for the next entry's bytes */
+	uint64_t gen;  /* bumped by every insertion and eviction */
 };
 
 static uint32_t table_slots(uint32_t cap)
@@ -162,6 +163,7 @@ static void *table_alloc(struct hpack_table *t0, size_t head, uint32_t cap, unsi
 	t0->data = mem + data_off;
 	t0->mask = slots - 1;
 	t0->cap = cap;
+	t0->gen = 1;
 	*after = mem + data_off + cap;
 	return mem;
 }
@@ -257,6 +259,7 @@ static void table_evict(struct hpack_table *t)
 	uint32_t sz = e->name_len + e->value_len + ENTRY_OVERHEAD;
 
 	assert(t->count > 0 && t->size >= sz);
+	t->gen++;
 	t->size -= sz;
 	t->first = (t->first + 1) & t->mask;
 	if (--t->count == 0) {
@@ -300,6 +303,7 @@ static void table_insert(struct hpack_table *t, const char *name, uint32_t name_
 	while (t->size + sz > t->max)
 		table_evict(t);
 	assert(t->count <= t->mask);
+	t->gen++;
 	e = &t->ent[(t->first + t->count) & t->mask];
 	e->off = t->head;
 	e->name_len = name_len;
@@ -694,11 +698,33 @@ int hpack_decode(struct hpack_decoder *d, const uint8_t *block, size_t len,
 
 /* ---- Encoder -------------------------------------------------------- */
 
+/*
+ * The octets of each field of the last block that came out as a single
+ * index, by position.  A gRPC client sends the same fixed fields in the
+ * same order on every call (method, scheme, path, authority, content
+ * type, te, user agent), and while the table has not changed since
+ * (same gen) the same field is the same index: those fields then cost a
+ * compare instead of a static-table search, two hashes and a dynamic
+ * table scan.
+ */
+#define MEMO_FIELDS 16u
+#define MEMO_BYTES  120u
+
+struct enc_memo {
+	uint64_t gen; /* table generation it holds for; 0: empty */
+	uint16_t name_len, value_len;
+	uint8_t flags;
+	uint8_t out_len;
+	uint8_t out[6];         /* an index of up to 2^28-1 takes 5 octets */
+	char bytes[MEMO_BYTES]; /* name, then value */
+};
+
 struct hpack_encoder {
 	struct hpack_table t;
 	uint32_t pending_min; /* least table max since the last block */
 	bool pending;         /* the next block opens with size update(s) */
 	unsigned flags;
+	struct enc_memo memo[MEMO_FIELDS];
 };
 
 struct hpack_encoder *hpack_encoder_new(uint32_t max_size, uint32_t initial_size, unsigned flags)
@@ -934,11 +960,50 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 	}
 	if (!nidx)
 		p = put_string(e, p, name, nlen);
-	p = put_string(e, p, value, vlen);
+	if (cls == NAME_VOLATILE && !insert) {
+		/* A value that changes on every call goes raw: Huffman-coding
+		 * it costs more per call than the octets it saves (11 for a
+		 * 32-hex-digit request id). */
+		p = hpack_int_encode(p, 0x00, 7, (uint32_t)vlen);
+		if (vlen)
+			memcpy(p, value, vlen);
+		p += vlen;
+	} else {
+		p = put_string(e, p, value, vlen);
+	}
 	if (insert)
 		table_insert(&e->t, name, (uint32_t)nlen, value, (uint32_t)vlen, name_hash,
 			     field_hash);
 	return p;
+}
+
+static bool memo_hit(const struct enc_memo *m, uint64_t gen, const struct hpack_header *h)
+{
+	return m->gen == gen && m->name_len == h->name.len && m->value_len == h->value.len &&
+	       m->flags == h->flags &&
+	       (h->name.len == 0 || memcmp(m->bytes, h->name.base, h->name.len) == 0) &&
+	       (h->value.len == 0 ||
+		memcmp(m->bytes + h->name.len, h->value.base, h->value.len) == 0);
+}
+
+static void memo_store(struct enc_memo *m, uint64_t gen, const struct hpack_header *h,
+		       const uint8_t *out, size_t out_len)
+{
+	if (!gen || h->name.len + h->value.len > MEMO_BYTES || out_len > sizeof(m->out) ||
+	    h->flags > UINT8_MAX) {
+		m->gen = 0;
+		return;
+	}
+	m->gen = gen;
+	m->name_len = (uint16_t)h->name.len;
+	m->value_len = (uint16_t)h->value.len;
+	m->flags = (uint8_t)h->flags;
+	m->out_len = (uint8_t)out_len;
+	memcpy(m->out, out, out_len);
+	if (h->name.len)
+		memcpy(m->bytes, h->name.base, h->name.len);
+	if (h->value.len)
+		memcpy(m->bytes + h->name.len, h->value.base, h->value.len);
 }
 
 /*
@@ -984,8 +1049,21 @@ ssize_t hpack_encode(struct hpack_encoder *e, const struct hpack_header *h, size
 		p = hpack_int_encode(p, 0x20, 5, e->t.max);
 		e->pending = false;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (i < MEMO_FIELDS && memo_hit(&e->memo[i], e->t.gen, &h[i])) {
+			memcpy(p, e->memo[i].out, e->memo[i].out_len);
+			p += e->memo[i].out_len;
+			continue;
+		}
+		uint8_t *start = p;
+		uint64_t gen = e->t.gen;
 		p = encode_field(e, p, &h[i]);
+		/* Only a field sent as one index (first bit set), with the
+		 * table unchanged by it, encodes the same way next time. */
+		if (i < MEMO_FIELDS)
+			memo_store(&e->memo[i], (*start & 0x80) && e->t.gen == gen ? gen : 0, &h[i],
+				   start, (size_t)(p - start));
+	}
 	assert((size_t)(p - out) <= bound);
 	table_check(&e->t);
 	return p - out;

@@ -14,11 +14,54 @@
  * and how late a stop request can be noticed. */
 #define RING_MAX_WAIT_MS 1000
 
+/*
+ * Batched waiting.  Under load a wait ends when batch_target completions
+ * have come in, or batch_wait_us after it began if at least one has: a
+ * pass then serves several requests, with one sendmsg to an upstream for
+ * all of their calls and one wake-up for all of their replies.  That costs
+ * up to batch_wait_us of latency per pass, and arming the wait's timer is
+ * itself dear on a paravirtualised host, so it is done only while it pays,
+ * judged once per RING_RATE_WINDOW_MS:
+ *  - it needs RING_BATCH_SOURCES or more connections receiving data in
+ *    the window: a few clients in lock-step cannot be batched, their
+ *    completions come in step whatever the wait, and a stretched wait
+ *    only slows them down (REST -> gRPC through one worker here, wrk
+ *    clients: with 8, a third less throughput and no dependable CPU
+ *    saving; with 16 to 64, up to a third less CPU per request at about
+ *    the same throughput);
+ *  - it is tried when completions arrive fast enough that RING_BATCH_TRY
+ *    of them are expected within one batch wait;
+ *  - it is kept while the stretched waits gather RING_BATCH_KEEP or more
+ *    completions each on average.  After a failed try it is not tried
+ *    again for RING_BACKOFF_MIN_MS, doubling up to RING_BACKOFF_MAX_MS
+ *    while it keeps failing.
+ * Otherwise a wait ends at the first completion, as a plain wait does.
+ * TRY and KEEP count completions other than the submit's own (see
+ * sq_completing_now), and were measured with the default batch_wait_us.
+ */
+#define RING_BATCH_TARGET   32u
+#define RING_BATCH_TRY      2u
+#define RING_BATCH_KEEP     3u
+#define RING_BATCH_SOURCES  12u
+#define RING_RATE_WINDOW_MS 10u
+#define RING_BACKOFF_MIN_MS 50u
+#define RING_BACKOFF_MAX_MS 1000u
+
+/* liburing 2.3's headers predate the minimum wait (kernel 6.12) and the
+ * registered-ring enter flag's use here; the values are the kernel ABI. */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+#ifndef IORING_ENTER_REGISTERED_RING
+#define IORING_ENTER_REGISTERED_RING (1U << 4)
+#endif
+
 static void ring_clock(struct ring_loop *loop)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	loop->now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	loop->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	loop->now_ms = loop->now_ns / 1000000u;
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
 	loop->wall_s = ts.tv_sec;
 }
@@ -70,7 +113,17 @@ int ring_loop_init(struct ring_loop *loop, const struct ring_loop_params *p)
 		io_uring_queue_exit(&loop->ring);
 		return ret;
 	}
+	/* The batch wait needs the getevents argument and its min_wait
+	 * field; without them every wait ends at the first completion. */
+	const unsigned need = IORING_FEAT_EXT_ARG | IORING_FEAT_MIN_TIMEOUT;
+	if ((loop->ring.features & need) == need && p->batch_wait_us != RING_BATCH_OFF)
+		loop->batch_wait_us = p->batch_wait_us ? p->batch_wait_us : RING_BATCH_WAIT_US;
+	loop->batch_target = RING_BATCH_TARGET;
+	/* Each io_uring_enter then skips the ring's file lookup. */
+	loop->ring_registered = io_uring_register_ring_fd(&loop->ring) == 1;
 	ring_clock(loop);
+	loop->window_start_ms = loop->now_ms;
+	loop->batch_backoff_ms = RING_BACKOFF_MIN_MS;
 	return 0;
 }
 
@@ -261,33 +314,177 @@ static void defer_run(struct ring_loop *loop)
 	}
 }
 
+/* ---- waiting ---- */
+
+/* The getevents argument as the kernel has it since 6.12; liburing 2.3
+ * calls the min_wait_usec field "pad". */
+struct ring_getevents_arg {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
+_Static_assert(sizeof(struct ring_getevents_arg) == sizeof(struct io_uring_getevents_arg),
+	       "getevents argument layout");
+
+/*
+ * SQEs queued since the last submit whose completions the submit itself
+ * will post (a send with room in the socket, a close, a cancel): they
+ * wake nobody, so a wait counts them on top of what it waits for.  One
+ * that does not complete at once (a send to a full socket) only makes the
+ * wait last until its minimum time.
+ */
+static unsigned sq_completing_now(const struct io_uring *ring)
+{
+	const struct io_uring_sq *sq = &ring->sq;
+	unsigned n = 0;
+	for (unsigned i = sq->sqe_head; i != sq->sqe_tail; i++) {
+		switch (sq->sqes[i & sq->ring_mask].opcode) {
+		case IORING_OP_SEND:
+		case IORING_OP_SENDMSG:
+		case IORING_OP_CLOSE:
+		case IORING_OP_ASYNC_CANCEL:
+		case IORING_OP_NOP: n++; break;
+		default: break;
+		}
+	}
+	return n;
+}
+
+/* Hand the queued SQEs to the kernel's view of the ring, as liburing's
+ * (private) __io_uring_flush_sq does; returns how many it has not taken. */
+static unsigned sq_flush(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned tail = sq->sqe_tail;
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		/* No SQPOLL: the kernel reads the tail in our own enter. */
+		__atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
+	}
+	return tail - __atomic_load_n(sq->khead, __ATOMIC_RELAXED);
+}
+
+/*
+ * Submit and wait.  Returns what io_uring_enter returned, and in *own the
+ * completions the submit itself will post (see sq_completing_now).
+ */
+static int loop_submit_and_wait(struct ring_loop *loop, int wait_ms, unsigned *own, bool *stretched)
+{
+	struct io_uring *ring = &loop->ring;
+	struct __kernel_timespec ts = {
+		.tv_sec = wait_ms / 1000,
+		.tv_nsec = (long long)(wait_ms % 1000) * 1000000LL,
+	};
+	*own = sq_completing_now(ring);
+	*stretched = false;
+	if (!loop->batching || wait_ms == 0) {
+		struct io_uring_cqe *cqe = NULL;
+		return io_uring_submit_and_wait_timeout(ring, &cqe, wait_ms ? 1 : 0, &ts, NULL);
+	}
+	/*
+	 * The wait counts the submit's own completions on top of the batch
+	 * (they would end it at once), and the minimum time bounds how long
+	 * one that did not complete at once can hold it.
+	 */
+	*stretched = true;
+	struct ring_getevents_arg arg = {
+		.min_wait_usec = loop->batch_wait_us,
+		.ts = (uint64_t)(uintptr_t)&ts,
+	};
+	unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+	int fd = ring->ring_fd;
+	if (loop->ring_registered) {
+		flags |= IORING_ENTER_REGISTERED_RING;
+		fd = ring->enter_ring_fd;
+	}
+	unsigned submit = sq_flush(ring);
+	return io_uring_enter2((unsigned)fd, submit, *own + loop->batch_target, flags,
+			       (sigset_t *)&arg, sizeof(arg));
+}
+
+/*
+ * A receive (a completion with a provided buffer) marks its op in a
+ * 256-bit set: the bits set at the end of a window approximate how many
+ * connections received data in it.
+ */
+static inline void loop_note_source(struct ring_loop *loop, const struct io_uring_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		uint64_t h = cqe->user_data * 0x9e3779b97f4a7c15ull;
+		loop->window_sources[h >> 62] |= 1ull << ((h >> 56) & 63);
+	}
+}
+
+static unsigned loop_sources(struct ring_loop *loop)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		n += (unsigned)__builtin_popcountll(loop->window_sources[i]);
+		loop->window_sources[i] = 0;
+	}
+	return n;
+}
+
+/* Once per window: start or stop batching (see the top of the file). */
+static void loop_rate(struct ring_loop *loop, unsigned seen, unsigned own, bool stretched)
+{
+	loop->window_events += seen > own ? seen - own : 0;
+	loop->window_waits += stretched;
+	uint64_t elapsed_ms = loop->now_ms - loop->window_start_ms;
+	if (elapsed_ms < RING_RATE_WINDOW_MS)
+		return;
+	uint64_t events = loop->window_events;
+	bool many = loop_sources(loop) >= RING_BATCH_SOURCES;
+	if (loop->batching) {
+		if (!many || events < (uint64_t)RING_BATCH_KEEP * loop->window_waits) {
+			loop->batching = false;
+			loop->batch_retry_ms = loop->now_ms + loop->batch_backoff_ms;
+			loop->batch_backoff_ms = loop->batch_backoff_ms * 2 > RING_BACKOFF_MAX_MS
+							 ? RING_BACKOFF_MAX_MS
+							 : loop->batch_backoff_ms * 2;
+		} else {
+			loop->batch_backoff_ms = RING_BACKOFF_MIN_MS;
+		}
+	} else if (many && loop->now_ms >= loop->batch_retry_ms &&
+		   events * loop->batch_wait_us >= (uint64_t)RING_BATCH_TRY * elapsed_ms * 1000u) {
+		loop->batching = true;
+	}
+	loop->window_events = 0;
+	loop->window_waits = 0;
+	loop->window_start_ms = loop->now_ms;
+}
+
 /* ---- the loop ---- */
 
 int ring_loop_run(struct ring_loop *loop)
 {
 	while (!loop->stop) {
-		int wait_ms = next_wait_ms(loop);
-		struct __kernel_timespec ts = {
-			.tv_sec = wait_ms / 1000,
-			.tv_nsec = (long long)(wait_ms % 1000) * 1000000LL,
-		};
-		struct io_uring_cqe *cqe = NULL;
-		int ret = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, wait_ms ? 1 : 0, &ts,
-							   NULL);
+		unsigned own;
+		bool stretched;
+		int ret = loop_submit_and_wait(loop, next_wait_ms(loop), &own, &stretched);
 		if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
 			return ret;
 
 		ring_clock(loop);
 
+		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 		io_uring_for_each_cqe(&loop->ring, head, cqe)
 		{
 			struct ring_op *op = io_uring_cqe_get_data(cqe);
+			if (loop->batch_wait_us)
+				loop_note_source(loop, cqe);
 			if (op)
 				op->fn(loop, op, cqe);
 			seen++;
 		}
 		io_uring_cq_advance(&loop->ring, seen);
+		loop->waits++;
+		loop->completions += seen;
+		loop->batched_waits += stretched;
+		if (loop->batch_wait_us)
+			loop_rate(loop, seen, own, stretched);
 
 		if (*loop->ring.cq.koverflow)
 			loop->cq_overflows = *loop->ring.cq.koverflow;

@@ -66,6 +66,7 @@ struct ring_loop {
 	struct ring_bufs bufs;
 
 	uint64_t now_ms; /* CLOCK_MONOTONIC, refreshed once per batch */
+	uint64_t now_ns; /* the same reading in nanoseconds            */
 	int64_t wall_s;  /* CLOCK_REALTIME seconds, same refresh      */
 
 	struct ring_timer **heap;
@@ -77,13 +78,32 @@ struct ring_loop {
 	bool single_issuer; /* what the kernel accepted, for the log */
 	bool defer_taskrun;
 	uint64_t cq_overflows;
+
+	/* Batched waiting (loop.c, "waiting"). */
+	unsigned batch_wait_us; /* 0: the kernel has no minimum wait      */
+	unsigned batch_target;  /* completions that end a batch early     */
+	bool batching;          /* waits are stretched to gather batches  */
+	bool ring_registered;   /* io_uring_enter by registered ring index */
+	unsigned window_events; /* completions others caused, this window */
+	unsigned window_waits;
+	uint64_t window_sources[4]; /* receiving ops seen, hashed to bits */
+	uint64_t window_start_ms;
+	uint64_t batch_retry_ms; /* no batching before this (it did not pay) */
+	unsigned batch_backoff_ms;
+	uint64_t waits, completions, batched_waits; /* counters */
 };
 
 struct ring_loop_params {
 	unsigned sq_entries; /* power of two */
 	unsigned buf_count;  /* provided buffers; power of two */
 	unsigned buf_size;   /* bytes per provided buffer */
+	/* Longest a wait is stretched to gather a batch of completions under
+	 * load; 0 = RING_BATCH_WAIT_US.  RING_BATCH_OFF never stretches. */
+	unsigned batch_wait_us;
 };
+
+#define RING_BATCH_WAIT_US 100u
+#define RING_BATCH_OFF     (~0u)
 
 /*
  * Set the ring up on the calling thread (the one that will run it:
