@@ -50,12 +50,12 @@ static void on_recv(struct ring_loop *loop, struct ring_op *op, const struct io_
 		if (res > 0) {
 			c->bytes_in += (unsigned)res;
 			const char *data = ring_buf_data(&loop->bufs, bid);
-			if (c->flags & (RC_CLOSING | RC_LINGER))
-				;
-			else if (c->filter)
-				filter_end = c->filter->input(c, data, (size_t)res);
-			else
-				c->ops->recv(c, data, (size_t)res);
+			if (!(c->flags & (RC_CLOSING | RC_LINGER))) {
+				if (c->filter)
+					filter_end = c->filter->input(c, data, (size_t)res);
+				else
+					c->ops->recv(c, data, (size_t)res);
+			}
 		}
 		ring_buf_put(&loop->bufs, bid);
 	}
