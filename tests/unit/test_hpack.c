@@ -1101,6 +1101,90 @@ static void test_encoder_grpc_reuse(void)
 	hpack_decoder_free(d);
 }
 
+/*
+ * The encoder remembers how each position's field came out as one index
+ * and replays it while the table is unchanged.  Blocks whose fields move,
+ * change value, or arrive after insertions and evictions (a 256-octet
+ * table) must still decode to exactly what was encoded, with both tables
+ * in step, also when the same block is sent twice and three times in a row.
+ */
+static void test_encoder_memo(void)
+{
+	static const struct field pool[] = {
+		{":method", "POST"},
+		{":scheme", "http"},
+		{":path", "/a.S/M"},
+		{":path", "/a.S/Other"},
+		{":authority", "be:50051"},
+		{"content-type", "application/grpc"},
+		{"te", "trailers"},
+		{"user-agent", "ringgate/0.1"},
+		{"x-tenant", "acme"},
+		{"x-tenant", "globex"},
+		{"x-long", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789"},
+		{"authorization", "Bearer t"},
+		{"grpc-timeout", "250m"},
+	};
+	const size_t npool = sizeof(pool) / sizeof(pool[0]);
+	struct hpack_encoder *e = hpack_encoder_new(256, 256, 0);
+	struct hpack_decoder *d = hpack_decoder_new(256, 256, UINT32_MAX);
+	static struct sink s;
+	uint64_t rng = 0x243f6a8885a308d3ull;
+	unsigned bad = 0, repeats = 0;
+	char ids[18][33];
+
+	for (int call = 0; call < 3000 && bad == 0; call++) {
+		struct hpack_header h[18];
+		size_t n = 0;
+		/* A stable prefix most of the time (the gRPC case), shuffled
+		 * fields some of the time. */
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		bool shuffle = (rng >> 60) < 3;
+		for (size_t i = 0; i < npool && n < 16; i++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			size_t k = shuffle ? (size_t)(rng >> 33) % npool : i;
+			if (!shuffle && (rng >> 62) == 0)
+				continue; /* drop a field now and then */
+			h[n].name = (struct hpack_slice){pool[k].name, strlen(pool[k].name)};
+			h[n].value = (struct hpack_slice){pool[k].value, strlen(pool[k].value)};
+			h[n].flags = 0;
+			n++;
+		}
+		/* A value new on every call (a request id). */
+		snprintf(ids[n], sizeof(ids[n]), "%016llx%016llx", (unsigned long long)rng,
+			 (unsigned long long)call);
+		h[n].name = (struct hpack_slice){"x-request-id", 12};
+		h[n].value = (struct hpack_slice){ids[n], 32};
+		h[n].flags = 0;
+		n++;
+
+		uint8_t out[2][1024];
+		ssize_t len = hpack_encode(e, h, n, out[0], sizeof(out[0]));
+		if (len <= 0 || decode_all(d, out[0], (size_t)len, &s) != 0 || s.out.count != n ||
+		    !headers_eq(s.h, h, n) ||
+		    !tables_eq(hpack_encoder_table(e), hpack_decoder_table(d))) {
+			bad++;
+			break;
+		}
+		/* The same block again, on the table it left behind. */
+		if ((rng >> 58) == 1) {
+			ssize_t len2 = hpack_encode(e, h, n, out[1], sizeof(out[1]));
+			repeats++;
+			if (len2 <= 0 || decode_all(d, out[1], (size_t)len2, &s) != 0 ||
+			    !headers_eq(s.h, h, n))
+				bad++;
+			ssize_t len3 = hpack_encode(e, h, n, out[0], sizeof(out[0]));
+			if (len3 <= 0 || decode_all(d, out[0], (size_t)len3, &s) != 0 ||
+			    !headers_eq(s.h, h, n))
+				bad++;
+		}
+	}
+	CHECK(bad == 0, "memo: 3000 varied blocks round-trip, tables in step", "%u bad", bad);
+	CHECK(repeats > 0, "memo: some blocks were repeated", "none");
+	hpack_encoder_free(e);
+	hpack_decoder_free(d);
+}
+
 static void test_encoder_sensitive(void)
 {
 	static const struct {
@@ -1659,6 +1743,7 @@ int main(int argc, char **argv)
 	test_decode_errors();
 	test_list_limits_keep_sync();
 	test_encoder_grpc_reuse();
+	test_encoder_memo();
 	test_encoder_sensitive();
 	test_encoder_volatile();
 	test_encoder_size_updates();
