@@ -200,6 +200,12 @@ static void render_tls(const struct gw_runtime *rt, struct sbuf *b)
 					  "reason=\"%s\"} %llu\n",
 					  side[s], tls_fail_name((enum tls_fail)f),
 					  (unsigned long long)t.fail[s][f]);
+	sb_printf(b, "# HELP ringgate_tls_record_errors_total Connections closed for a bad TLS "
+		     "record after the handshake, by side.\n"
+		     "# TYPE ringgate_tls_record_errors_total counter\n");
+	for (int s = 0; s < TLS_SIDE_COUNT_; s++)
+		sb_printf(b, "ringgate_tls_record_errors_total{side=\"%s\"} %llu\n", side[s],
+			  (unsigned long long)t.record_errors[s]);
 	sb_printf(b,
 		  "# HELP ringgate_tls_reloads_total Certificate reloads (SIGHUP), by result.\n"
 		  "# TYPE ringgate_tls_reloads_total counter\n"

@@ -49,7 +49,8 @@ const char *tls_fail_name(enum tls_fail f);
 struct tls_stats {
 	uint64_t ok[TLS_SIDE_COUNT_][2][2]; /* [side][0: TLS 1.2, 1: 1.3][resumed] */
 	uint64_t fail[TLS_SIDE_COUNT_][TLS_FAIL_COUNT_];
-	uint64_t reloads_ok, reloads_failed; /* process-wide instance only */
+	uint64_t record_errors[TLS_SIDE_COUNT_]; /* bad records after the handshake */
+	uint64_t reloads_ok, reloads_failed;     /* process-wide instance only */
 };
 
 /* The process-wide counters (client side, reloads). */

@@ -225,6 +225,7 @@ static int read_records(struct tls_conn *t)
 		char msg[80];
 		wolfSSL_ERR_error_string_n((unsigned long)err, msg, sizeof(msg));
 		tls_log(0, "tls: record error: %s", msg);
+		TLS_STAT_ADD(t->stats->record_errors[t->side], 1);
 		return -EPROTO;
 	}
 	return 0;

@@ -61,6 +61,7 @@ void tls_stats_sum(struct tls_stats *dst, const struct tls_stats *src)
 				dst->ok[s][v][r] += LOAD(src->ok[s][v][r]);
 		for (int f = 0; f < TLS_FAIL_COUNT_; f++)
 			dst->fail[s][f] += LOAD(src->fail[s][f]);
+		dst->record_errors[s] += LOAD(src->record_errors[s]);
 	}
 	dst->reloads_ok += LOAD(src->reloads_ok);
 	dst->reloads_failed += LOAD(src->reloads_failed);

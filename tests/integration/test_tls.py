@@ -644,6 +644,47 @@ def test_garbage_instead_of_client_hello(ringgate, pki, site):
         msum(before, HS_FAIL, side="server", reason="timeout"), after
 
 
+def test_bad_record_after_handshake_closes_and_counts(ringgate, pki, site):
+    gw = ringgate(*cli_tls(pki), *site["args"], workers=1)
+    before = tls_metrics(gw, pki)
+    # A real handshake through memory BIOs over a plain socket, then an
+    # application-data record whose tag cannot verify.
+    sock = socket.create_connection((HOST, gw.port), timeout=SOCK_TIMEOUT_S)
+    rbio, wbio = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client_ctx(pki, "1.3").wrap_bio(rbio, wbio, server_hostname="localhost")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(wbio.read())
+            data = sock.recv(65536)
+            assert data, "server closed during the handshake"
+            rbio.write(data)
+    sock.sendall(wbio.read())  # our Finished
+    forged = b"\x17\x03\x03\x00\x40" + bytes(64)
+    sock.sendall(forged)
+    sock.settimeout(3.0)
+    closed = False
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+            break
+        if not data:
+            closed = True
+            break
+    sock.close()
+    assert closed, "connection still open after a forged record"
+    after = tls_metrics(gw, pki)
+    assert msum(after, "ringgate_tls_record_errors_total", side="server") - \
+        msum(before, "ringgate_tls_record_errors_total", side="server") == 1, after
+    r = tls_get(gw, client_ctx(pki), "/r.json")
+    assert r.status == 200
+
+
 # ======================================= 6. HTTP/1.1 semantics over TLS
 
 
