@@ -1573,17 +1573,7 @@ static const struct fieldset headers_set = FIELDSET(headers_fields);
 static int h_static_file(struct yctx *c, const struct ynode *v, void *base)
 {
 	struct gw_static_route *r = base;
-	const char *s;
-	if (want_string(c, v, &s))
-		return -1;
-	if (!*s)
-		return fail(c, v, "expected a file name; got an empty string");
-	char *path = resolve_path(c, s);
-	if (!path)
-		return fail(c, v, "out of memory");
-	free(r->file);
-	r->file = path;
-	return 0;
+	return set_path(c, v, &r->file);
 }
 
 static const struct field static_fields[] = {

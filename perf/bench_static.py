@@ -614,6 +614,17 @@ def idle_memory(srv, nconns):
 # --------------------------------------------------------------------------
 
 
+def stop_servers(servers, tmp):
+    """Stop every server (reporting, not raising, what fails) and remove the
+    run's temporary directory; for finally blocks (also bench_tls.py)."""
+    for s in servers:
+        try:
+            s.stop()
+        except Exception as e:  # noqa: BLE001
+            log(f"stopping {s.name}: {e}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def med(rounds, key):
     vals = [r[key] for r in rounds if r.get(key) is not None]
     return statistics.median(vals) if vals else None
@@ -818,12 +829,7 @@ def main():
         interrupted = True
         log("interrupted")
     finally:
-        for s in servers:
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001
-                log(f"stopping {s.name}: {e}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_servers(servers, tmp)
     if interrupted:
         sys.exit(130)
 

@@ -727,12 +727,7 @@ def main():
         interrupted = True
         log("interrupted")
     finally:
-        for s in servers:
-            try:
-                s.stop()
-            except Exception as e:  # noqa: BLE001
-                log(f"stopping {s.name}: {e}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        bs.stop_servers(servers, tmp)
     if interrupted:
         sys.exit(130)
     if not_ready:

@@ -368,10 +368,16 @@ def ringgate():
         return gw.start()
 
     yield start
+    stop_gateways(started)
+
+
+def stop_gateways(started):
+    """Teardown of a gateway factory: stop each one, show its stderr (pytest
+    prints it only when the test fails), and fail on a bad exit or a
+    sanitizer report."""
     failures = []
     for gw in started:
         problems = gw.stop()
-        # Shown by pytest only when the test fails.
         print(f"--- ringgate stderr ({' '.join(gw.args[1:])}) ---\n{gw.stderr}")
         if problems:
             failures.append(f"{' '.join(gw.args)}: {'; '.join(problems)}\n"

@@ -28,7 +28,7 @@ import pytest
 
 import tls_certs
 from conftest import (HOST, RINGGATE_BIN, SOCK_TIMEOUT_S, Gateway, HttpConn, Metrics,
-                      build_request, parse_metrics, run_cli)
+                      build_request, parse_metrics, run_cli, stop_gateways)
 from test_transcoding import build_descriptor_set, call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -98,15 +98,7 @@ def ringgate_yaml(tmp_path):
         return gw.start()
 
     yield start
-    failures = []
-    for gw in started:
-        problems = gw.stop()
-        print(f"--- ringgate stderr ({' '.join(gw.args[1:])}) ---\n{gw.stderr}")
-        if problems:
-            failures.append(f"{' '.join(gw.args)}: {'; '.join(problems)}\n"
-                            f"--- stderr ---\n{gw.stderr[-20000:]}")
-    if failures:
-        pytest.fail("\n\n".join(failures), pytrace=False)
+    stop_gateways(started)
 
 
 # ------------------------------------------------------------ TLS client side
