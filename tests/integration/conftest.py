@@ -249,8 +249,11 @@ class Metrics(dict):
 
 
 class Gateway:
-    def __init__(self, args, workers):
-        self.args = [RINGGATE_BIN, "--listen", f"{HOST}:0", "--workers", str(workers), *args]
+    def __init__(self, args, workers, listen=True):
+        # listen=False: the addresses come from a --config file only (a
+        # --listen on the command line would replace the file's list).
+        where = ["--listen", f"{HOST}:0"] if listen else []
+        self.args = [RINGGATE_BIN, *where, "--workers", str(workers), *args]
         self.lines = []
         self.cond = threading.Condition()
         self.port = None

@@ -27,7 +27,7 @@ import grpc
 import pytest
 
 import tls_certs
-from conftest import (HOST, RINGGATE_BIN, SOCK_TIMEOUT_S, Gateway, HttpConn, Metrics,
+from conftest import (HOST, SOCK_TIMEOUT_S, Gateway, HttpConn, Metrics,
                       build_request, parse_metrics, run_cli, stop_gateways)
 from test_transcoding import build_descriptor_set, call
 
@@ -69,21 +69,6 @@ def site(tmp_path):
             "args": ["--static", f"/r.json={small}", "--static", f"/big.bin={big}"]}
 
 
-class ConfigGateway(Gateway):
-    """A Gateway whose listen addresses come only from its YAML file."""
-
-    def __init__(self, args, workers):  # not super().__init__: it would add --listen
-        self.args = [RINGGATE_BIN, "--workers", str(workers), *args]
-        self.lines = []
-        self.cond = threading.Condition()
-        self.port = None
-        self.conns = []
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.reader = threading.Thread(target=self._drain_stderr, daemon=True)
-        self.reader.start()
-
-
 @pytest.fixture
 def ringgate_yaml(tmp_path):
     """Factory: ringgate_yaml(yaml_text, workers=2, name="gw.yaml") -> a
@@ -93,7 +78,7 @@ def ringgate_yaml(tmp_path):
     def start(text, workers=2, name="gw.yaml"):
         path = tmp_path / name
         path.write_text(text)
-        gw = ConfigGateway(["--config", str(path)], workers)
+        gw = Gateway(["--config", str(path)], workers, listen=False)
         started.append(gw)
         return gw.start()
 
