@@ -62,5 +62,7 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 		   const struct http_route_match *m);
 /* The client went away before the answer: cancel the call. */
 void gw_api_abort(struct worker *w, struct http_exchange *x);
+/* At worker exit, once no call is left: free the reusable calls. */
+void gw_api_worker_cleanup(struct worker *w);
 
 #endif

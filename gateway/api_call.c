@@ -30,6 +30,22 @@
 #define GW_META_MAX     64
 #define GW_META_STORE   8192
 #define GW_RESP_HEADERS 2048
+/* Finished calls kept per worker, and the largest reply buffer a kept call
+ * (or the request buffer) holds on to: enough for a busy worker's calls in
+ * flight, a few MB at most.  The sanitizer builds keep none, so that a use
+ * after free still meets freed memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GW_CALL_POOL_ON 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GW_CALL_POOL_ON 0
+#endif
+#endif
+#ifndef GW_CALL_POOL_ON
+#define GW_CALL_POOL_ON 1
+#endif
+#define GW_CALL_POOL   256u
+#define GW_KEEP_BUFFER 65536u
 
 enum gw_stream_mode { GW_UNARY, GW_NDJSON, GW_SSE };
 
@@ -48,6 +64,7 @@ struct gw_call {
 	bool failed; /* answered locally; the call was cancelled */
 	unsigned messages;
 	struct ring_defer free_later;
+	struct gw_call *next_free; /* in the worker's pool */
 	/* The buffers below are filled front to back and never read past
 	 * their counts, so a new call zeroes only what is above. */
 	struct hpack_header meta[GW_META_MAX];
@@ -231,10 +248,47 @@ static long query_decode(const char *in, size_t n, char *out)
 
 /* ---- answering ---- */
 
+static struct gw_call *call_new(struct worker *w)
+{
+	struct gw_call *g = w->call_pool;
+	struct pb_buf out = {0};
+	if (g) {
+		w->call_pool = g->next_free;
+		w->call_pool_len--;
+		out = g->out;
+	} else if (!(g = malloc(sizeof(*g)))) {
+		return NULL;
+	}
+	memset(g, 0, offsetof(struct gw_call, meta));
+	g->out.data = out.data;
+	g->out.cap = out.cap;
+	g->w = w;
+	return g;
+}
+
 static void call_free(struct gw_call *g)
 {
-	pb_buf_free(&g->out);
-	free(g);
+	struct worker *w = g->w;
+	if (!GW_CALL_POOL_ON || w->call_pool_len == GW_CALL_POOL || g->out.cap > GW_KEEP_BUFFER) {
+		pb_buf_free(&g->out);
+		free(g);
+		return;
+	}
+	g->next_free = w->call_pool;
+	w->call_pool = g;
+	w->call_pool_len++;
+}
+
+void gw_api_worker_cleanup(struct worker *w)
+{
+	while (w->call_pool) {
+		struct gw_call *g = w->call_pool;
+		w->call_pool = g->next_free;
+		pb_buf_free(&g->out);
+		free(g);
+	}
+	w->call_pool_len = 0;
+	pb_buf_free(&w->req_scratch);
 }
 
 static void on_free_later(struct ring_loop *loop, struct ring_defer *d)
@@ -868,18 +922,21 @@ static void request_id(struct gw_call *g, struct http_exchange *x)
 	resp_header(g, "x-request-id", 12, id, 32);
 }
 
+static void release_scratch(struct pb_buf *req)
+{
+	if (req->cap > GW_KEEP_BUFFER)
+		pb_buf_free(req);
+}
+
 void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_api_route *route,
 		   const struct http_route_match *m)
 {
 	const struct gw_config *cfg = w->rt->cfg;
-	struct gw_call *g = malloc(sizeof(*g));
-	if (g)
-		memset(g, 0, offsetof(struct gw_call, meta));
+	struct gw_call *g = call_new(w);
 	if (!g) {
 		http_respond_error(x, 503, (http_slice){0}, "out of memory");
 		return;
 	}
-	g->w = w;
 	g->x = x;
 	g->route = route;
 	g->schema = w->snap->api.schema;
@@ -923,24 +980,27 @@ void gw_api_handle(struct worker *w, struct http_exchange *x, const struct gw_ap
 	if (from_header && cfg->max_timeout_ms && timeout_ms > cfg->max_timeout_ms)
 		timeout_ms = cfg->max_timeout_ms;
 
-	struct pb_buf req = {0};
-	req.limit = (size_t)cfg->http.limits.max_body * 2 + 65536;
-	if (build_request(g, x, m, &req) < 0) {
-		pb_buf_free(&req);
+	/* The call copies the message: the buffer is free again once
+	 * grpc_call_start returns (even if a call started inside it). */
+	struct pb_buf *req = &w->req_scratch;
+	req->len = 0;
+	req->limit = (size_t)cfg->http.limits.max_body * 2 + 65536;
+	if (build_request(g, x, m, req) < 0) {
+		release_scratch(req);
 		call_free(g);
 		return;
 	}
 
 	struct grpc_call_params params = {
-		.path = {route->method->grpc_path, strlen(route->method->grpc_path)},
+		.path = {route->method->grpc_path, route->method->grpc_path_len},
 		.timeout_ms = timeout_ms,
 		.metadata = g->meta,
 		.nmetadata = g->nmeta,
 	};
 	x->user = g;
-	grpc_call_start(&w->upstreams[route->upstream], &g->call, &params, &call_ops, req.data,
-			req.len, true);
-	pb_buf_free(&req);
+	grpc_call_start(&w->upstreams[route->upstream], &g->call, &params, &call_ops, req->data,
+			req->len, true);
+	release_scratch(req);
 }
 
 void gw_api_abort(struct worker *w, struct http_exchange *x)

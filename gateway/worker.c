@@ -295,6 +295,7 @@ static void *worker_main(void *arg)
 	/* The shard outlives the thread (main may still render it); the
 	 * route counters are freed by main after every worker stopped. */
 	h1_server_destroy(&w->http);
+	gw_api_worker_cleanup(w);
 	ring_loop_destroy(&w->loop);
 	for (unsigned i = 0; i < w->nlisteners; i++)
 		if (w->rt->tls[i])

@@ -14,6 +14,7 @@
 
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "grpc/pb_json.h"
 #include "grpc/upstream.h"
 #include "http/h1_server.h"
 #include "ring/listener.h"
@@ -56,6 +57,11 @@ struct worker {
 	bool upstreams_stopped;
 	struct ring_timer stop_poll; /* waits for upstream sockets to close */
 	uint64_t reqid_seed, reqid_counter;
+	/* api_call.c's finished calls kept for reuse, and its buffer for the
+	 * protobuf of a request being built: both stay warm in the cache. */
+	struct gw_call *call_pool;
+	unsigned call_pool_len;
+	struct pb_buf req_scratch;
 
 	unsigned arena; /* jemalloc arena index (0 if jemalloc is off) */
 	struct gw_metrics metrics;

@@ -222,7 +222,9 @@ int grpc_call_begin(struct grpc_call *c, struct h2_conn *conn, const char *autho
 		uint64_t now = c->up->loop->now_ms;
 		uint64_t left_ms = c->deadline_at > now ? c->deadline_at - now : 1;
 		size_t tl = grpc_timeout_encode(left_ms * 1000000ull, timeout);
-		ADD("grpc-timeout", timeout, tl, HPACK_F_NO_INDEX);
+		/* No flag: the encoder knows the name as volatile, indexes it
+		 * once and then sends each value raw after the name's index. */
+		ADD("grpc-timeout", timeout, tl, 0);
 	}
 #undef ADD
 	/* -bin values are base64-encoded into one buffer for the block. */

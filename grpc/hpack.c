@@ -705,7 +705,9 @@ int hpack_decode(struct hpack_decoder *d, const uint8_t *block, size_t len,
  * type, te, user agent), and while the table has not changed since
  * (same gen) the same field is the same index: those fields then cost a
  * compare instead of a static-table search, two hashes and a dynamic
- * table scan.
+ * table scan.  A volatile field (request id, deadline) that went out as
+ * a literal naming an indexed name keeps that name's octets instead
+ * (name_only): the next value follows them raw.
  */
 #define MEMO_FIELDS 16u
 #define MEMO_BYTES  120u
@@ -715,8 +717,9 @@ struct enc_memo {
 	uint16_t name_len, value_len;
 	uint8_t flags;
 	uint8_t out_len;
+	bool name_only;         /* out is a literal's prefix: the value follows raw */
 	uint8_t out[6];         /* an index of up to 2^28-1 takes 5 octets */
-	char bytes[MEMO_BYTES]; /* name, then value */
+	char bytes[MEMO_BYTES]; /* name, then value (unless name_only) */
 };
 
 struct hpack_encoder {
@@ -925,7 +928,18 @@ static uint8_t *put_string(const struct hpack_encoder *e, uint8_t *p, const char
  * A literal reuses a static name index before a dynamic one: static indexes
  * are smaller and never move.
  */
-static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct hpack_header *h)
+static uint8_t *put_raw_value(uint8_t *p, const char *value, size_t vlen)
+{
+	p = hpack_int_encode(p, 0x00, 7, (uint32_t)vlen);
+	if (vlen)
+		memcpy(p, value, vlen);
+	return p + vlen;
+}
+
+/* *raw_value is set where the value starts when the field went out as a
+ * literal naming an indexed name with its value raw (see enc_memo). */
+static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct hpack_header *h,
+			     uint8_t **raw_value)
 {
 	const char *name = h->name.base, *value = h->value.base;
 	size_t nlen = h->name.len, vlen = h->value.len;
@@ -964,10 +978,9 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 		/* A value that changes on every call goes raw: Huffman-coding
 		 * it costs more per call than the octets it saves (11 for a
 		 * 32-hex-digit request id). */
-		p = hpack_int_encode(p, 0x00, 7, (uint32_t)vlen);
-		if (vlen)
-			memcpy(p, value, vlen);
-		p += vlen;
+		if (nidx && !never)
+			*raw_value = p;
+		p = put_raw_value(p, value, vlen);
 	} else {
 		p = put_string(e, p, value, vlen);
 	}
@@ -977,24 +990,36 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 	return p;
 }
 
-static bool memo_hit(const struct enc_memo *m, uint64_t gen, const struct hpack_header *h)
+/* Returns the end of the field's octets when the memo gives them, else NULL. */
+static uint8_t *memo_put(const struct enc_memo *m, uint64_t gen, const struct hpack_header *h,
+			 uint8_t *p)
 {
-	return m->gen == gen && m->name_len == h->name.len && m->value_len == h->value.len &&
-	       m->flags == h->flags &&
-	       (h->name.len == 0 || memcmp(m->bytes, h->name.base, h->name.len) == 0) &&
-	       (h->value.len == 0 ||
-		memcmp(m->bytes + h->name.len, h->value.base, h->value.len) == 0);
+	if (m->gen != gen || m->name_len != h->name.len || m->flags != h->flags ||
+	    (h->name.len && memcmp(m->bytes, h->name.base, h->name.len) != 0))
+		return NULL;
+	if (m->name_only) {
+		memcpy(p, m->out, m->out_len);
+		return put_raw_value(p + m->out_len, h->value.base, h->value.len);
+	}
+	if (m->value_len != h->value.len ||
+	    (h->value.len && memcmp(m->bytes + h->name.len, h->value.base, h->value.len) != 0))
+		return NULL;
+	memcpy(p, m->out, m->out_len);
+	return p + m->out_len;
 }
 
+/* out[0, out_len) encodes the whole field (name_only false) or the part
+ * before its raw value (true). */
 static void memo_store(struct enc_memo *m, uint64_t gen, const struct hpack_header *h,
-		       const uint8_t *out, size_t out_len)
+		       bool name_only, const uint8_t *out, size_t out_len)
 {
-	if (!gen || h->name.len + h->value.len > MEMO_BYTES || out_len > sizeof(m->out) ||
-	    h->flags > UINT8_MAX) {
+	size_t kept = h->name.len + (name_only ? 0 : h->value.len);
+	if (!gen || kept > MEMO_BYTES || out_len > sizeof(m->out) || h->flags > UINT8_MAX) {
 		m->gen = 0;
 		return;
 	}
 	m->gen = gen;
+	m->name_only = name_only;
 	m->name_len = (uint16_t)h->name.len;
 	m->value_len = (uint16_t)h->value.len;
 	m->flags = (uint8_t)h->flags;
@@ -1002,7 +1027,7 @@ static void memo_store(struct enc_memo *m, uint64_t gen, const struct hpack_head
 	memcpy(m->out, out, out_len);
 	if (h->name.len)
 		memcpy(m->bytes, h->name.base, h->name.len);
-	if (h->value.len)
+	if (!name_only && h->value.len)
 		memcpy(m->bytes + h->name.len, h->value.base, h->value.len);
 }
 
@@ -1050,18 +1075,27 @@ ssize_t hpack_encode(struct hpack_encoder *e, const struct hpack_header *h, size
 		e->pending = false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (i < MEMO_FIELDS && memo_hit(&e->memo[i], e->t.gen, &h[i])) {
-			memcpy(p, e->memo[i].out, e->memo[i].out_len);
-			p += e->memo[i].out_len;
-			continue;
+		if (i < MEMO_FIELDS) {
+			uint8_t *end = memo_put(&e->memo[i], e->t.gen, &h[i], p);
+			if (end) {
+				p = end;
+				continue;
+			}
 		}
-		uint8_t *start = p;
+		uint8_t *start = p, *raw_value = NULL;
 		uint64_t gen = e->t.gen;
-		p = encode_field(e, p, &h[i]);
-		/* Only a field sent as one index (first bit set), with the
-		 * table unchanged by it, encodes the same way next time. */
-		if (i < MEMO_FIELDS)
-			memo_store(&e->memo[i], (*start & 0x80) && e->t.gen == gen ? gen : 0, &h[i],
+		p = encode_field(e, p, &h[i], &raw_value);
+		/* Only a field sent as one index (first bit set), or a volatile
+		 * literal naming an indexed name, with the table unchanged by
+		 * it, encodes the same way next time. */
+		if (i >= MEMO_FIELDS)
+			continue;
+		bool same = e->t.gen == gen;
+		if (raw_value)
+			memo_store(&e->memo[i], same ? gen : 0, &h[i], true, start,
+				   (size_t)(raw_value - start));
+		else
+			memo_store(&e->memo[i], (*start & 0x80) && same ? gen : 0, &h[i], false,
 				   start, (size_t)(p - start));
 	}
 	assert((size_t)(p - out) <= bound);

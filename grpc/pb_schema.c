@@ -1268,6 +1268,7 @@ static int compile_service(struct loader *L, const struct def *def, struct pb_se
 		m->grpc_path = grpc_path_of(L, def->name, md->name);
 		if (elem == NULL || m->name == NULL || m->grpc_path == NULL)
 			return fail_nomem(L);
+		m->grpc_path_len = strlen(m->grpc_path);
 		m->input = method_type(L, def, elem, "input", md->input_type);
 		m->output = method_type(L, def, elem, "output", md->output_type);
 		if (m->input == NULL || m->output == NULL)

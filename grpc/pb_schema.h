@@ -163,6 +163,7 @@ struct pb_http_rule {
 struct pb_method {
 	const char *name;      /* "GetAgent" */
 	const char *grpc_path; /* "/agents.v1.AgentService/GetAgent" */
+	size_t grpc_path_len;
 	const struct pb_message *input, *output;
 	bool client_streaming, server_streaming;
 	const struct pb_http_rule *rules;

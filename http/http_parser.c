@@ -109,17 +109,6 @@ static bool ieq(const char *p, size_t n, const char *lit, size_t litlen)
 }
 #define IEQ(p, n, lit) ieq((p), (n), (lit), sizeof(lit) - 1)
 
-bool http_slice_ieq(http_slice s, const char *lit)
-{
-	size_t n = strlen(lit);
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (lower(s.base[i]) != lower(lit[i]))
-			return false;
-	return true;
-}
-
 /* ---- vector scanners -------------------------------------------------- */
 
 /* First byte in [p, end) that may not appear in a field value: a CTL other

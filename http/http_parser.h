@@ -221,7 +221,20 @@ void http_chunked_init(struct http_chunked *c, const struct http_limits *limits)
 enum http_error http_chunked_feed(struct http_chunked *c, const char *in, size_t len, size_t *used,
 				  http_slice *data);
 
-/* Case-insensitive ASCII compare of a slice with a NUL-terminated literal. */
-bool http_slice_ieq(http_slice s, const char *lit);
+/* Case-insensitive ASCII compare of a slice with a NUL-terminated literal.
+ * Inline: with a literal argument the compiler folds strlen, and the
+ * length test rejects most header names before any byte is compared. */
+static inline bool http_slice_ieq(http_slice s, const char *lit)
+{
+	size_t n = __builtin_strlen(lit);
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)s.base[i], b = (unsigned char)lit[i];
+		if ((a >= 'A' && a <= 'Z' ? a + 32 : a) != (b >= 'A' && b <= 'Z' ? b + 32 : b))
+			return false;
+	}
+	return true;
+}
 
 #endif
