@@ -131,7 +131,8 @@ struct hpack_table {
 	uint32_t first; /* slot of the oldest entry */
 	uint32_t count;
 	uint32_t head; /* data[] offset for the next entry's bytes */
-	uint64_t gen;  /* bumped by every insertion and eviction */
+	uint64_t gen;  /* bumped by every insertion, eviction and resize */
+	uint64_t checked_gen; /* gen when table_check last ran */
 };
 
 static uint32_t table_slots(uint32_t cap)
@@ -229,10 +230,14 @@ static inline uint32_t entry_value_off(const struct hpack_table *t, const struct
 	return ring_add(t, e->off, e->name_len);
 }
 
-/* The invariants everything above relies on; O(count), so run per block. */
-static void table_check(const struct hpack_table *t)
+/* The invariants everything above relies on; O(count), so run at the end
+ * of a block, and only when the table changed since the last run. */
+static void table_check(struct hpack_table *t)
 {
 #ifndef NDEBUG
+	if (t->gen == t->checked_gen)
+		return;
+	t->checked_gen = t->gen;
 	uint32_t off = t->count ? t->ent[t->first].off : 0;
 	uint64_t size = 0;
 
@@ -280,6 +285,7 @@ static void table_set_max(struct hpack_table *t, uint32_t max)
 {
 	assert(max <= t->cap);
 	t->max = max;
+	t->gen++;
 	while (t->size > max)
 		table_evict(t);
 }
