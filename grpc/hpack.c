@@ -130,8 +130,8 @@ struct hpack_table {
 	uint32_t size;  /* sum of name + value + 32 over the entries */
 	uint32_t first; /* slot of the oldest entry */
 	uint32_t count;
-	uint32_t head; /* data[] offset for the next entry's bytes */
-	uint64_t gen;  /* bumped by every insertion, eviction and resize */
+	uint32_t head;        /* data[] offset for the next entry's bytes */
+	uint64_t gen;         /* bumped by every insertion, eviction and resize */
 	uint64_t checked_gen; /* gen when table_check last ran */
 };
 
