@@ -46,6 +46,8 @@ static const char usage_text[] =
 	"30)\n"
 	"  --buffers N              receive buffers per worker, a power of two (default 2048)\n"
 	"  --buffer-size BYTES      bytes per receive buffer (default 8192)\n"
+	"  --batch-wait USEC        under load, how long a worker's wait may gather\n"
+	"                           completions into one pass (0: never; default 100)\n"
 	"  --tls-cert FILE          serve HTTPS: PEM certificate chain, leaf first (with\n"
 	"                           --tls-key); applies to every listener without its own\n"
 	"                           tls section in the config file\n"
@@ -80,6 +82,7 @@ enum {
 	OPT_DRAIN,
 	OPT_BUFFERS,
 	OPT_BUFSIZE,
+	OPT_BATCHWAIT,
 	OPT_LOGLEVEL,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -110,6 +113,7 @@ static const struct option long_opts[] = {
 	{"drain-timeout", required_argument, NULL, OPT_DRAIN},
 	{"buffers", required_argument, NULL, OPT_BUFFERS},
 	{"buffer-size", required_argument, NULL, OPT_BUFSIZE},
+	{"batch-wait", required_argument, NULL, OPT_BATCHWAIT},
 	{"log-level", required_argument, NULL, OPT_LOGLEVEL},
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -349,6 +353,7 @@ static void config_defaults(struct gw_config *cfg)
 	cfg->buf_count = 2048;
 	cfg->buf_size = 8192;
 	cfg->sq_entries = 1024;
+	cfg->batch_wait_us = 100;
 	cfg->http = h1_server_config_default;
 	cfg->annotated_routes = true;
 	cfg->default_timeout_ms = 30000;
@@ -530,6 +535,11 @@ enum gw_cli_result gw_config_from_args(struct gw_config *cfg, int argc, char **a
 				return GW_CLI_EXIT_BAD;
 			}
 			cfg->buf_count = (unsigned)v;
+			break;
+		case OPT_BATCHWAIT:
+			if (parse_num("batch-wait", optarg, 0, 10000, &v))
+				return GW_CLI_EXIT_BAD;
+			cfg->batch_wait_us = (unsigned)v;
 			break;
 		case OPT_BUFSIZE:
 			if (parse_num("buffer-size", optarg, 1024, 1u << 20, &v))

@@ -88,6 +88,7 @@ struct gw_config {
 	unsigned drain_timeout_ms;
 	unsigned buf_count, buf_size; /* provided receive buffers per worker */
 	unsigned sq_entries;
+	unsigned batch_wait_us; /* longest batched wait under load; 0: never batch */
 
 	struct h1_server_config http;
 

@@ -82,6 +82,40 @@ static void sb_label(struct sbuf *b, const char *s)
 	}
 }
 
+/* The io_uring loops, summed over workers: how often they wait, how many
+ * completions a wait brings, and how many waits were stretched to gather a
+ * batch under load (see ring/loop.c; --batch-wait). */
+static void render_loops(const struct gw_runtime *rt, struct sbuf *b)
+{
+	uint64_t waits = 0, completions = 0, batched = 0;
+	unsigned batch_wait_us = 0;
+	for (unsigned w = 0; w < rt->nworkers; w++) {
+		const struct ring_loop *l = &rt->workers[w].loop;
+		waits += __atomic_load_n(&l->waits, __ATOMIC_RELAXED);
+		completions += __atomic_load_n(&l->completions, __ATOMIC_RELAXED);
+		batched += __atomic_load_n(&l->batched_waits, __ATOMIC_RELAXED);
+		batch_wait_us = l->batch_wait_us; /* set before the workers run */
+	}
+	sb_printf(b,
+		  "# HELP ringgate_loop_waits_total Times the workers' io_uring loops waited for "
+		  "completions.\n"
+		  "# TYPE ringgate_loop_waits_total counter\n"
+		  "ringgate_loop_waits_total %llu\n"
+		  "# HELP ringgate_loop_completions_total Completions the loops handled.\n"
+		  "# TYPE ringgate_loop_completions_total counter\n"
+		  "ringgate_loop_completions_total %llu\n"
+		  "# HELP ringgate_loop_batched_waits_total Waits stretched under load to gather a "
+		  "batch of completions.\n"
+		  "# TYPE ringgate_loop_batched_waits_total counter\n"
+		  "ringgate_loop_batched_waits_total %llu\n"
+		  "# HELP ringgate_loop_batch_wait_seconds Longest stretch of a batched wait (0: "
+		  "off, or the kernel has no minimum wait).\n"
+		  "# TYPE ringgate_loop_batch_wait_seconds gauge\n"
+		  "ringgate_loop_batch_wait_seconds %u.%06u\n",
+		  (unsigned long long)waits, (unsigned long long)completions,
+		  (unsigned long long)batched, batch_wait_us / 1000000u, batch_wait_us % 1000000u);
+}
+
 static void render_upstreams(const struct gw_runtime *rt, struct sbuf *b)
 {
 	const struct gw_config *cfg = rt->cfg;
@@ -312,6 +346,7 @@ long gw_metrics_render(const struct gw_runtime *rt, char **out)
 	render_routes(rt, &b);
 	render_upstreams(rt, &b);
 	render_tls(rt, &b);
+	render_loops(rt, &b);
 
 	if (b.failed) {
 		free(b.p);

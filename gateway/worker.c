@@ -226,6 +226,7 @@ static void *worker_main(void *arg)
 		.sq_entries = cfg->sq_entries,
 		.buf_count = cfg->buf_count,
 		.buf_size = cfg->buf_size,
+		.batch_wait_us = cfg->batch_wait_us ? cfg->batch_wait_us : RING_BATCH_OFF,
 	};
 	ret = ring_loop_init(&w->loop, &p);
 	if (ret < 0) {

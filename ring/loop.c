@@ -480,9 +480,10 @@ int ring_loop_run(struct ring_loop *loop)
 			seen++;
 		}
 		io_uring_cq_advance(&loop->ring, seen);
-		loop->waits++;
-		loop->completions += seen;
-		loop->batched_waits += stretched;
+		__atomic_store_n(&loop->waits, loop->waits + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&loop->completions, loop->completions + seen, __ATOMIC_RELAXED);
+		__atomic_store_n(&loop->batched_waits, loop->batched_waits + stretched,
+				 __ATOMIC_RELAXED);
 		if (loop->batch_wait_us)
 			loop_rate(loop, seen, own, stretched);
 

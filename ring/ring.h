@@ -90,7 +90,9 @@ struct ring_loop {
 	uint64_t window_start_ms;
 	uint64_t batch_retry_ms; /* no batching before this (it did not pay) */
 	unsigned batch_backoff_ms;
-	uint64_t waits, completions, batched_waits; /* counters */
+	/* Counters, stored with relaxed atomics: another thread reads them
+	 * for the metrics. */
+	uint64_t waits, completions, batched_waits;
 };
 
 struct ring_loop_params {

@@ -14,9 +14,11 @@ import random
 import re
 import resource
 import select
+import shutil
 import selectors
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -1220,6 +1222,8 @@ def test_sighup_keeps_serving(ringgate):
     (["--max-body", "lots"], "--max-body"),
     (["--header-timeout", "0"], "--header-timeout"),
     (["--buffers", "1000"], "--buffers"),
+    (["--batch-wait", "10001"], "--batch-wait"),
+    (["--batch-wait", "-5"], "--batch-wait"),
     (["--log-level", "loud"], "--log-level"),
     (["--static", "noslash=/etc/hostname"], "--static"),
     (["--static", "/x=/nonexistent/file.json"], "/nonexistent/file.json"),
@@ -1232,6 +1236,38 @@ def test_cli_bad_arguments_exit_2(args, needle):
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert needle in p.stderr, p.stderr
     assert p.stderr.count("\n") <= 3, p.stderr  # one clear message, not a dump
+
+
+def _wrk_load(port, path, seconds=1, connections=64):
+    """Bounded load from wrk on 127.0.0.1 (installed by deploy/debian-deps.sh)."""
+    subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"http://{HOST}:{port}{path}"],
+                   check=True, capture_output=True, timeout=seconds + 30)
+
+
+def test_batch_wait_under_load(ringgate, static_file):
+    """Under load from 64 connections the loop stretches its waits to gather
+    batches (with a long --batch-wait it must); with --batch-wait 0 it never
+    does.  Both keep answering."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed")
+    on = ringgate("--static", f"/r={static_file}", "--batch-wait", "1000", workers=1)
+    off = ringgate("--static", f"/r={static_file}", "--batch-wait", "0", workers=1)
+    m = on.metrics()
+    if m.value("ringgate_loop_batch_wait_seconds") == 0:
+        pytest.skip("the kernel has no io_uring minimum wait (IORING_FEAT_MIN_TIMEOUT, 6.12)")
+    assert m.value("ringgate_loop_batch_wait_seconds") == pytest.approx(0.001)
+    assert off.metrics().value("ringgate_loop_batch_wait_seconds") == 0
+
+    for gw in (on, off):
+        _wrk_load(gw.port, "/r")
+    m_on, m_off = on.metrics(), off.metrics()
+    for m in (m_on, m_off):
+        assert m.value("ringgate_http_requests_total", code="2xx") > 1000
+        assert m.value("ringgate_loop_completions_total") >= m.value("ringgate_loop_waits_total")
+    assert m_on.value("ringgate_loop_batched_waits_total") > 0
+    assert m_off.value("ringgate_loop_batched_waits_total") == 0
+    assert m_off.value("ringgate_loop_waits_total") > 0
+    assert on.get("/r").status == 200 and off.get("/r").status == 200
 
 
 def test_cli_version():
