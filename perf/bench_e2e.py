@@ -71,7 +71,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from machine_load import FOREIGN_LIMIT, ForeignMeter, wait_quiet
+from machine_load import FOREIGN_LIMIT, ForeignMeter, proc_stat, wait_quiet
 
 REPO = Path(__file__).resolve().parent.parent
 PERF = REPO / "perf"
@@ -132,12 +132,10 @@ def proc_ticks(pid, split=False):
         if p in seen:
             continue
         seen.add(p)
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                data = f.read()
-        except OSError:
+        st = proc_stat(p)
+        if st is None:
             continue
-        fields = data[data.rindex(")") + 2:].split()
+        fields = st[1]
         total += int(fields[11]) + int(fields[12])
         usr += int(fields[11])
         try:

@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine_load import proc_stat
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RINGGATE = REPO / "build" / "gateway" / "ringgate"
 PAYLOAD = REPO / "perf" / "payload.json"
@@ -80,15 +82,10 @@ def free_port():
 
 def read_stat(pid):
     """(ppid, utime+stime ticks, comm) of one process, or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
+    st = proc_stat(pid)
+    if st is None:
         return None
-    rp = data.rindex(")")
-    comm = data[data.index("(") + 1:rp]
-    fields = data[rp + 2:].split()
-    # fields[0] is state (field 3); utime is field 14, stime field 15
+    comm, fields = st
     return int(fields[1]), int(fields[11]) + int(fields[12]), comm
 
 
@@ -101,13 +98,10 @@ def all_ticks_except(exclude):
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) in exclude:
             continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data[data.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        st = proc_stat(name)
+        if st:
+            fields = st[1]
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total
 
 

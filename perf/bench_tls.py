@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_load import proc_stat  # noqa: E402
 import bench_static as bs  # noqa: E402  (house helpers: /proc readers, servers, wrk parsing)
 from bench_static import (CLK_TCK, HOST, LOAD_CPU, PATH, PAYLOAD, REPO, RESULTS_DIR,  # noqa: E402
                           SERVER_CPU, _child_setup, all_ticks_except, cpu0_busy_ticks,
@@ -190,14 +191,10 @@ class TlsServer:
         """(utime, stime) ticks summed over the server's processes."""
         u = s = 0
         for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            v = data[data.rindex(")") + 2:].split()
-            u += int(v[11])
-            s += int(v[12])
+            st = proc_stat(pid)
+            if st:
+                u += int(st[1][11])
+                s += int(st[1][12])
         return u, s
 
 

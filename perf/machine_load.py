@@ -12,6 +12,19 @@ import os
 import sys
 import time
 
+
+def proc_stat(pid):
+    """(comm, fields) of /proc/PID/stat, fields[0] being field 3 (state):
+    ppid is fields[1], utime fields[11], stime fields[12], cutime and cstime
+    fields[13] and [14].  None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    rp = data.rindex(")")
+    return data[data.index("(") + 1:rp], data[rp + 2:].split()
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -21,13 +34,10 @@ def _stats():
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                data = f.read()
-        except OSError:
-            continue
-        v = data[data.rindex(")") + 2:].split()
-        out[int(name)] = (int(v[1]), int(v[11]) + int(v[12]) + int(v[13]) + int(v[14]))
+        st = proc_stat(name)
+        if st:
+            v = st[1]
+            out[int(name)] = (int(v[1]), int(v[11]) + int(v[12]) + int(v[13]) + int(v[14]))
     return out
 
 
