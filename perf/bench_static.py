@@ -327,6 +327,46 @@ class Ringgate(Server):
         return "ringgate process VmRSS (all threads)"
 
 
+def nginx_return_body(payload):
+    """The payload as the quoted argument of nginx's `return 200 '...'`."""
+    body = payload.decode("utf-8")
+    if "$" in body:
+        raise RuntimeError("payload contains '$', which nginx's return would expand")
+    return body.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def nginx_conf(d, http_directives, servers):
+    """nginx.conf for one worker pinned to SERVER_CPU, with its pid, logs and
+    temp files in d; `http_directives` (lines) and `servers` (server blocks)
+    go into the http block."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    # 30000 wanted; without CAP_SYS_RESOURCE (containers, even as root)
+    # the worker cannot go above the hard limit it inherits from us
+    nofile = 30000 if (hard == resource.RLIM_INFINITY or hard >= 30000) else hard
+    return f"""\
+worker_processes 1;
+worker_cpu_affinity {1 << SERVER_CPU:02b};
+worker_rlimit_nofile {nofile};
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{
+    worker_connections 20000;
+}}
+http {{
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    {http_directives}
+{servers}
+}}
+"""
+
+
 class Nginx(Server):
     name = "nginx"
     comm = "nginx"
@@ -338,42 +378,15 @@ class Nginx(Server):
     def write_conf(self):
         d = self.tmp / f"nginx-{self.port}"
         d.mkdir()
-        body = self.payload.decode("utf-8")
-        if "$" in body:
-            raise RuntimeError("payload contains '$', which nginx's return would expand")
-        body = body.replace("\\", "\\\\").replace("'", "\\'")
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        # 30000 wanted; without CAP_SYS_RESOURCE (containers, even as root)
-        # the worker cannot go above the hard limit it inherits from us
-        nofile = 30000 if (hard == resource.RLIM_INFINITY or hard >= 30000) else hard
-        conf = f"""\
-worker_processes 1;
-worker_cpu_affinity {1 << SERVER_CPU:02b};
-worker_rlimit_nofile {nofile};
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{
-    worker_connections 20000;
-}}
-http {{
-    access_log off;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 1000000000;
-    keepalive_timeout 300s;
+        body = nginx_return_body(self.payload)
+        conf = nginx_conf(d, "access_log off;", f"""\
     server {{
         listen {HOST}:{self.port} reuseport;
         location = {PATH} {{
             default_type application/json;
             return 200 '{body}';
         }}
-    }}
-}}
-"""
+    }}""")
         (d / "nginx.conf").write_text(conf)
         self.confdir = d
         return d

@@ -289,12 +289,7 @@ class NginxTls(TlsServer, bs.Nginx):
         self.alloc_ports()
         d = self.tmp / f"nginx-{self.port}"
         d.mkdir()
-        body = self.payload.decode("utf-8")
-        if "$" in body:
-            raise RuntimeError("payload contains '$', which nginx's return would expand")
-        body = body.replace("\\", "\\\\").replace("'", "\\'")
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        nofile = 30000 if (hard == resource.RLIM_INFINITY or hard >= 30000) else hard
+        body = bs.nginx_return_body(self.payload)
         if self.access_log:
             self.access_log_path = d / "access.log"
             logging = ("log_format tlsbench '$msec $ssl_session_reused $ssl_protocol $ssl_cipher $ssl_curve "
@@ -320,32 +315,11 @@ class NginxTls(TlsServer, bs.Nginx):
             return 200 '{body}';
         }}
     }}""")
-        conf = f"""\
-worker_processes 1;
-worker_cpu_affinity {1 << SERVER_CPU:02b};
-worker_rlimit_nofile {nofile};
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{
-    worker_connections 20000;
-}}
-http {{
-    {logging}
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 1000000000;
-    keepalive_timeout 300s;
+        conf = bs.nginx_conf(d, f"""{logging}
     ssl_certificate {self.cert};
     ssl_certificate_key {self.key};
     ssl_ecdh_curve {NGINX_GROUPS};
-    ssl_prefer_server_ciphers on;
-{chr(10).join(servers)}
-}}
-"""
+    ssl_prefer_server_ciphers on;""", "\n".join(servers))
         (d / "nginx.conf").write_text(conf)
         self.confdir = d
         self.config_text = conf
