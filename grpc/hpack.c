@@ -429,12 +429,24 @@ const struct hpack_table *hpack_decoder_table(const struct hpack_decoder *d)
 	return &d->t;
 }
 
+/*
+ * Dynamic-table strings are handed out in place, pointing into the
+ * table's ring, and copied only if a later field of the block inserts (an
+ * insertion may overwrite them).  A steady gRPC response inserts nothing,
+ * so its indexed fields cost no copy.  Each header with such a string is
+ * listed until then; past RING_REFS_MAX, strings are copied at once.
+ */
+#define RING_REFS_MAX 16u
+
 struct dctx {
 	struct hpack_decoder *d;
 	struct hpack_decoded *out;
 	const uint8_t *p, *end;
 	uint32_t staged; /* staging bytes used by the current field */
 	int refused;     /* first header-list error; decoding goes on */
+	bool field_in_ring; /* the field being decoded points into the ring */
+	uint32_t nrefs;
+	uint32_t refs[RING_REFS_MAX]; /* indexes into out->headers, ascending */
 };
 
 /* n bytes of the caller's scratch, or NULL once the list is refused. */
@@ -480,6 +492,60 @@ static void stash_entry_string(struct dctx *c, uint32_t off, uint32_t len, bool 
 	s->base = dst;
 }
 
+/*
+ * A string of a dynamic entry for the current field: in place when it is
+ * contiguous in the ring and the field can be listed (see RING_REFS_MAX),
+ * else copied like one headed for the table.
+ */
+static void entry_string(struct dctx *c, uint32_t off, uint32_t len, bool for_table,
+			 hpack_slice *s)
+{
+	const struct hpack_table *t = &c->d->t;
+
+	if (!for_table && !c->refused && len && len <= t->cap - off &&
+	    (c->field_in_ring || c->nrefs < RING_REFS_MAX)) {
+		*s = (hpack_slice){t->data + off, len};
+		c->field_in_ring = true;
+		return;
+	}
+	stash_entry_string(c, off, len, for_table, s);
+}
+
+static bool in_ring(const struct hpack_table *t, const char *p)
+{
+	return p >= t->data && p < t->data + t->cap;
+}
+
+/*
+ * Before the table changes: copy the listed headers' ring strings into the
+ * scratch.  If it is full the list is refused and cut before the first
+ * header that could not be copied, so `count` headers stay valid.
+ */
+static void pin_ring_strings(struct dctx *c)
+{
+	const struct hpack_table *t = &c->d->t;
+	struct hpack_decoded *o = c->out;
+
+	for (uint32_t i = 0; i < c->nrefs; i++) {
+		struct hpack_header *h = &o->headers[c->refs[i]];
+		hpack_slice *str[2] = {&h->name, &h->value};
+
+		for (unsigned k = 0; k < 2; k++) {
+			if (!in_ring(t, str[k]->base))
+				continue;
+			char *dst = scratch_take(c, str[k]->len);
+			if (!dst) {
+				o->count = c->refs[i];
+				c->nrefs = 0;
+				return;
+			}
+			memcpy(dst, str[k]->base, str[k]->len);
+			str[k]->base = dst;
+		}
+	}
+	c->nrefs = 0;
+}
+
 /* Resolve an index (RFC 7541 2.3.3) to a name, and a value if asked for. */
 static int lookup(struct dctx *c, uint32_t idx, bool for_table, hpack_slice *name,
 		  hpack_slice *value)
@@ -500,9 +566,9 @@ static int lookup(struct dctx *c, uint32_t idx, bool for_table, hpack_slice *nam
 	if (idx - DYNAMIC_BASE >= t->count)
 		return HPACK_E_INDEX;
 	e = table_entry(t, idx - DYNAMIC_BASE);
-	stash_entry_string(c, e->off, e->name_len, for_table, name);
+	entry_string(c, e->off, e->name_len, for_table, name);
 	if (value)
-		stash_entry_string(c, entry_value_off(t, e), e->value_len, false, value);
+		entry_string(c, entry_value_off(t, e), e->value_len, false, value);
 	return 0;
 }
 
@@ -587,6 +653,8 @@ static void emit(struct dctx *c, hpack_slice name, hpack_slice value, unsigned f
 		return;
 	}
 	assert(name.base && value.base);
+	if (c->field_in_ring)
+		c->refs[c->nrefs++] = (uint32_t)o->count;
 	o->headers[o->count++] = (struct hpack_header){name, value, flags};
 }
 
@@ -632,6 +700,7 @@ static int literal(struct dctx *c)
 	if (rc)
 		return rc;
 	if (incr) {
+		pin_ring_strings(c);
 		if (oversize)
 			table_clear(&c->d->t);
 		else
@@ -665,7 +734,7 @@ static int size_update(struct dctx *c, bool at_start)
 int hpack_decode(struct hpack_decoder *d, const uint8_t *block, size_t len,
 		 struct hpack_decoded *out)
 {
-	struct dctx c = {d, out, block, len ? block + len : block, 0, 0};
+	struct dctx c = {.d = d, .out = out, .p = block, .end = len ? block + len : block};
 	bool at_start = true;
 
 	assert(out->scratch || !out->scratch_cap);
@@ -679,6 +748,7 @@ int hpack_decode(struct hpack_decoder *d, const uint8_t *block, size_t len,
 		uint8_t b = *c.p;
 		int rc = 0;
 
+		c.field_in_ring = false;
 		if ((b & 0xe0) == 0x20) {
 			rc = size_update(&c, at_start);
 		} else {

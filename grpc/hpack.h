@@ -7,10 +7,12 @@
  *
  * Decoding is zero-copy where it can be: a header comes back as two slices
  * that point into the header block itself (raw literals), into the static
- * table, or into a scratch buffer the caller lends for strings that need
- * storage (Huffman-decoded strings, and dynamic-table references, which a
- * later field of the same block may evict).  So the block and the scratch
- * must outlive the decoded headers.
+ * table, into the decoder's dynamic table, or into a scratch buffer the
+ * caller lends for strings that need storage (Huffman-decoded strings, and
+ * dynamic-table strings that a later field of the same block would
+ * overwrite).  So the block and the scratch must outlive the decoded
+ * headers, and they are valid only until the next hpack_decode on the same
+ * decoder.
  *
  * Errors come in two classes (see enum hpack_error):
  *  - compression errors: the block is malformed, the decoder's state is lost;

@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--top", type=int, default=0, help="also list the N largest inclusive costs")
+    ap.add_argument("--save", metavar="PREFIX",
+                    help="keep each case's callgrind dump as PREFIX-CASE.out (for callgrind_annotate)")
     args = ap.parse_args()
     args.cases = args.cases or list(CASES)
     bad = [c for c in args.cases if c not in CASES]
@@ -155,7 +157,10 @@ def main():
                       f"({n} requests, {args.connections} connections)", flush=True)
                 for ir, fn in top_inclusive(dump, args.top, n):
                     print(f"        {ir:9d}  {fn}")
-                dump.unlink()
+                if args.save:
+                    shutil.move(dump, f"{args.save}-{case}.out")
+                else:
+                    dump.unlink()
         finally:
             procs.stop_all()
 
