@@ -442,8 +442,8 @@ struct dctx {
 	struct hpack_decoder *d;
 	struct hpack_decoded *out;
 	const uint8_t *p, *end;
-	uint32_t staged; /* staging bytes used by the current field */
-	int refused;     /* first header-list error; decoding goes on */
+	uint32_t staged;    /* staging bytes used by the current field */
+	int refused;        /* first header-list error; decoding goes on */
 	bool field_in_ring; /* the field being decoded points into the ring */
 	uint32_t nrefs;
 	uint32_t refs[RING_REFS_MAX]; /* indexes into out->headers, ascending */
@@ -497,8 +497,7 @@ static void stash_entry_string(struct dctx *c, uint32_t off, uint32_t len, bool 
  * contiguous in the ring and the field can be listed (see RING_REFS_MAX),
  * else copied like one headed for the table.
  */
-static void entry_string(struct dctx *c, uint32_t off, uint32_t len, bool for_table,
-			 hpack_slice *s)
+static void entry_string(struct dctx *c, uint32_t off, uint32_t len, bool for_table, hpack_slice *s)
 {
 	const struct hpack_table *t = &c->d->t;
 
