@@ -851,21 +851,32 @@ fail:
 
 /* ---- matching ------------------------------------------------------------- */
 
-/* One request segment, described once per match. */
+/*
+ * One request segment.  Its hash is taken only when a node with literal
+ * children looks it up: a segment under a variable (an id) is never
+ * hashed, and the last one is not hashed twice when the verb pass splits it.
+ */
 struct rseg {
 	uint32_t off, len; /* raw bytes in the path     */
 	uint32_t dlen;     /* decoded length            */
 	uint32_t hash;     /* fnv of the decoded bytes  */
+	bool hashed;       /* the three fields below are set */
 	bool bad;          /* malformed %: no literal matches it */
 	bool pct;          /* contains '%'               */
 };
 
-static void scan_seg(const char *path, uint32_t off, uint32_t len, struct rseg *s)
+static void init_seg(uint32_t off, uint32_t len, struct rseg *s)
 {
-	const char *p = path + off;
-	uint32_t h = FNV_OFFSET, d = 0;
 	s->off = off;
 	s->len = len;
+	s->hashed = false;
+}
+
+static void hash_seg(const char *path, struct rseg *s)
+{
+	const char *p = path + s->off;
+	uint32_t h = FNV_OFFSET, d = 0, len = s->len;
+	s->hashed = true;
 	s->bad = s->pct = false;
 	for (uint32_t i = 0; i < len; d++) {
 		unsigned char c = (unsigned char)p[i];
@@ -891,7 +902,7 @@ static void scan_seg(const char *path, uint32_t off, uint32_t len, struct rseg *
 struct walk {
 	const struct http_router *r;
 	const char *path;
-	const struct rseg *segs;
+	struct rseg *segs;
 	struct rseg last; /* segs[nseg - 1] as this pass sees it */
 	uint32_t nseg;    /* request segments (may exceed the indexed ones) */
 	uint32_t end;     /* offset just past the last segment, before ":verb" */
@@ -902,15 +913,22 @@ struct walk {
 	int32_t route;
 };
 
-static const struct rseg *wseg(const struct walk *w, uint32_t d)
+static struct rseg *wseg(struct walk *w, uint32_t d)
 {
 	return d + 1 == w->nseg ? &w->last : &w->segs[d];
 }
 
-static uint32_t lookup(const struct walk *w, const struct node *n, const struct rseg *s)
+static const struct rseg *wseg_const(const struct walk *w, uint32_t d)
+{
+	return d + 1 == w->nseg ? &w->last : &w->segs[d];
+}
+
+static uint32_t lookup(const struct walk *w, const struct node *n, struct rseg *s)
 {
 	const char *raw = w->path + s->off;
 	uint32_t i;
+	if (!s->hashed)
+		hash_seg(w->path, s);
 	if (s->bad)
 		return 0;
 	for (i = s->hash & n->slot_mask; n->slots[i]; i = (i + 1) & n->slot_mask) {
@@ -978,11 +996,11 @@ static void fill_captures(const struct walk *w, struct http_route_match *m)
 		uint32_t start, stop;
 		/* pattern segment i met request segment i, except that '**'
 		 * (always last) took the rest, possibly nothing */
-		start = v->start < w->nseg ? wseg(w, v->start)->off : w->end;
+		start = v->start < w->nseg ? wseg_const(w, v->start)->off : w->end;
 		if (v->to_end) {
 			stop = w->end;
 		} else {
-			const struct rseg *s = wseg(w, v->end - 1u);
+			const struct rseg *s = wseg_const(w, v->end - 1u);
 			stop = s->off + s->len;
 		}
 		assert(start <= stop);
@@ -1015,7 +1033,7 @@ enum http_route_status http_router_match(const struct http_router *r, const char
 		if (stop == i)
 			return HTTP_ROUTE_NOT_FOUND;
 		if (nseg < HTTP_ROUTER_MAX_SEGMENTS)
-			scan_seg(path, i, stop - i, &segs[nseg]);
+			init_seg(i, stop - i, &segs[nseg]);
 		nseg++;
 		last_off = i;
 		last_len = stop - i;
@@ -1047,7 +1065,7 @@ enum http_route_status http_router_match(const struct http_router *r, const char
 			w.verb_len = last_len - stem - 1;
 			w.end = last_off + stem;
 			if (nseg <= HTTP_ROUTER_MAX_SEGMENTS)
-				scan_seg(path, last_off, stem, &w.last);
+				init_seg(last_off, stem, &w.last);
 			if (walk(&w, 0, 0))
 				goto found;
 		}
