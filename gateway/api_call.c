@@ -81,8 +81,12 @@ static char *store_put(struct gw_call *g, const char *s, size_t n, bool lower)
 	if (g->store_used + n + 1 > sizeof(g->store))
 		return NULL;
 	char *p = g->store + g->store_used;
-	for (size_t i = 0; i < n; i++)
-		p[i] = lower && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] + 32) : s[i];
+	if (lower) {
+		for (size_t i = 0; i < n; i++)
+			p[i] = (char)((unsigned char)s[i] | ((unsigned)(s[i] - 'A') < 26u) << 5);
+	} else {
+		memcpy(p, s, n);
+	}
 	p[n] = '\0';
 	g->store_used += n + 1;
 	return p;
@@ -108,11 +112,8 @@ static void resp_header(struct gw_call *g, const char *name, size_t nlen, const 
 		return;
 	/* Values from the upstream reach a client verbatim: nothing that
 	 * could end the header line or break the field. */
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned char c = (unsigned char)value[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return;
-	}
+	if (!http_field_value_safe(value, vlen))
+		return;
 	char *p = g->resp_headers + g->resp_headers_len;
 	memcpy(p, name, nlen);
 	p[nlen] = ':';
@@ -890,9 +891,10 @@ static int build_request(struct gw_call *g, struct http_exchange *x,
 static void put_hex64(char *out, uint64_t v)
 {
 	static const char digits[] = "0123456789abcdef";
-	for (int i = 15; i >= 0; i--) {
-		out[i] = digits[v & 15];
-		v >>= 4;
+	for (int i = 14; i >= 0; i -= 2) {
+		out[i + 1] = digits[v & 15];
+		out[i] = digits[v >> 4 & 15];
+		v >>= 8;
 	}
 }
 

@@ -126,7 +126,14 @@ static const struct {
 
 void gw_pipeline_run(struct worker *w, struct http_exchange *x)
 {
-	struct gw_request r = {.w = w, .x = x};
+	/* `match` (captures for every template variable: over a kilobyte) is
+	 * written by the router before anything reads it, so it is not zeroed
+	 * for requests that never reach the router. */
+	struct gw_request r;
+	r.w = w;
+	r.x = x;
+	r.route = NULL;
+	r.api_route = NULL;
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
 		if (phases[i].run(&r) == GW_DONE)
 			return;

@@ -237,4 +237,30 @@ static inline bool http_slice_ieq(http_slice s, const char *lit)
 	return true;
 }
 
+/*
+ * A field value that can be written into a header line as it is: no
+ * control character but tab, no DEL (RFC 9110 5.5 also allows obs-text).
+ * Eight bytes at a time: the word test flags every chunk with a byte below
+ * 0x20 or equal to 0x7f (and may flag others, because of borrows), and
+ * from a flagged chunk on the bytes are looked at one by one.
+ */
+static inline bool http_field_value_safe(const char *v, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, del;
+		__builtin_memcpy(&x, v + i, 8);
+		del = x ^ (0x7f * ones);
+		if ((((x - 0x20 * ones) & ~x) | ((del - ones) & ~del)) & highs)
+			break;
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 #endif

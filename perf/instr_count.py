@@ -83,6 +83,8 @@ def totals(path):
 
 
 def top_inclusive(path, n, requests):
+    if n <= 0:
+        return []
     out = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(path)],
                          capture_output=True, text=True, check=True).stdout
     rows, seen = [], set()

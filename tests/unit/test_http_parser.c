@@ -949,8 +949,48 @@ static void check_api(void)
 	      http_error_name(e));
 }
 
+/* The word-at-a-time check against the byte-wise definition: every byte
+ * value at every position of values 1..20 bytes long, in a safe filler. */
+static void check_field_value_safe(void)
+{
+	char v[20];
+	unsigned wrong = 0, unsafe = 0;
+	for (size_t n = 1; n <= sizeof(v); n++) {
+		for (size_t at = 0; at < n; at++) {
+			for (unsigned b = 0; b < 256; b++) {
+				memset(v, 'a' + (int)(n % 26), n);
+				v[at] = (char)b;
+				bool want = !((b < 0x20 && b != '\t') || b == 0x7f);
+				unsafe += !want;
+				wrong += http_field_value_safe(v, n) != want;
+			}
+		}
+	}
+	CHECK(wrong == 0 && unsafe > 0, "http_field_value_safe: every byte at every position",
+	      "%u wrong", wrong);
+	/* Bytes that borrow into the next lane (0x00 before 0x20, 0x80) must
+	 * not hide or invent anything. */
+	static const struct {
+		const char *v;
+		size_t n;
+		bool safe;
+	} rows[] = {
+		{"\x00 aaaaaaa", 9, false},
+		{"\x20\x20\x20\x20\x20\x20\x20\x20", 8, true},
+		{"\x80\x20\x80\x20\x80\x20\x80\x21", 8, true},
+		{"\x80\x7f\x80\x80\x80\x80\x80\x80", 8, false},
+		{"\tab\tcd\tef\tgh\t", 13, true},
+		{"abcdefgh\r\n", 10, false},
+		{"", 0, true},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECK(http_field_value_safe(rows[i].v, rows[i].n) == rows[i].safe,
+		      "http_field_value_safe row", "%zu", i);
+}
+
 int main(void)
 {
+	check_field_value_safe();
 	for (size_t i = 0; i < sizeof(ok_cases) / sizeof(ok_cases[0]); i++)
 		check_ok(&ok_cases[i]);
 	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++)
