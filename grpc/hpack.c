@@ -1065,19 +1065,37 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 	return p;
 }
 
+/* memcmp(a, b, n) == 0, inline: for the short strings of a header field
+ * the call costs more than the compare. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n)
+{
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8)
+			if (load64(a + i) != load64(b + i))
+				return false;
+		return load64(a + n - 8) == load64(b + n - 8);
+	}
+	if (n >= 4)
+		return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* Returns the end of the field's octets when the memo gives them, else NULL. */
 static uint8_t *memo_put(const struct enc_memo *m, uint64_t gen, const struct hpack_header *h,
 			 uint8_t *p)
 {
 	if (m->gen != gen || m->name_len != h->name.len || m->flags != h->flags ||
-	    (h->name.len && memcmp(m->bytes, h->name.base, h->name.len) != 0))
+	    !bytes_eq(m->bytes, h->name.base, h->name.len))
 		return NULL;
 	if (m->name_only) {
 		memcpy(p, m->out, m->out_len);
 		return put_raw_value(p + m->out_len, h->value.base, h->value.len);
 	}
 	if (m->value_len != h->value.len ||
-	    (h->value.len && memcmp(m->bytes + h->name.len, h->value.base, h->value.len) != 0))
+	    !bytes_eq(m->bytes + h->name.len, h->value.base, h->value.len))
 		return NULL;
 	memcpy(p, m->out, m->out_len);
 	return p + m->out_len;

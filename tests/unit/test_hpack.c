@@ -1185,6 +1185,45 @@ static void test_encoder_memo(void)
 	hpack_decoder_free(d);
 }
 
+/* The memo must see a difference at any position of a name or a value
+ * of any length: a field that differs from the memo'd one only there must
+ * not reuse the memo'd octets. */
+static void test_encoder_memo_every_byte(void)
+{
+	unsigned bad = 0, cases = 0;
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (int in_name = 0; in_name < 2; in_name++) {
+				struct hpack_encoder *e = hpack_encoder_new(4096, 4096, 0);
+				struct hpack_decoder *d = hpack_decoder_new(4096, 4096, UINT32_MAX);
+				static struct sink s;
+				char name[48], value[48];
+				memset(name, 'n', len);
+				memset(value, 'v', len);
+				name[0] = 'x'; /* not a static-table name */
+				char *str = in_name ? name : value;
+				char was = str[at];
+				for (int round = 0; round < 4; round++) {
+					/* The field goes into the table, then out as an
+					 * index (memo'd); round 2 differs in one byte,
+					 * round 3 is the first field again. */
+					str[at] = round == 2 ? 'z' : was;
+					struct hpack_header h = {{name, len}, {value, len}, 0};
+					uint8_t out[256];
+					ssize_t n = hpack_encode(e, &h, 1, out, sizeof(out));
+					cases++;
+					if (n <= 0 || decode_all(d, out, (size_t)n, &s) != 0 ||
+					    s.out.count != 1 || !headers_eq(s.h, &h, 1))
+						bad++;
+				}
+				hpack_encoder_free(e);
+				hpack_decoder_free(d);
+			}
+		}
+	}
+	CHECK(bad == 0, "memo: a one-byte difference anywhere is seen", "%u of %u bad", bad, cases);
+}
+
 static void test_encoder_sensitive(void)
 {
 	static const struct {
@@ -1744,6 +1783,7 @@ int main(int argc, char **argv)
 	test_list_limits_keep_sync();
 	test_encoder_grpc_reuse();
 	test_encoder_memo();
+	test_encoder_memo_every_byte();
 	test_encoder_sensitive();
 	test_encoder_volatile();
 	test_encoder_size_updates();
