@@ -613,7 +613,8 @@ static void fail_bad_reply(struct gw_call *g, const struct pb_json_error *err)
 static void on_message(struct grpc_call *c, const uint8_t *p, size_t n)
 {
 	struct gw_call *g = container_of(c, struct gw_call, call);
-	struct pb_json_error err = {.path = "", .message = ""};
+	struct pb_json_error err;
+	pb_json_error_clear(&err);
 	if (g->mode == GW_UNARY) {
 		if (g->messages++ > 0) {
 			snprintf(err.path, sizeof(err.path), "%s", "");
@@ -779,7 +780,8 @@ static int apply_query_param(struct gw_call *g, const struct http_route_match *m
 		if (m->captures[i].field.len == cl &&
 		    memcmp(m->captures[i].field.base, canon, cl) == 0)
 			return 1;
-	struct pb_json_error err = {.path = "", .message = ""};
+	struct pb_json_error err;
+	pb_json_error_clear(&err);
 	int ret =
 		map_key ? pb_set_map_entry_from_text(r->method->input, canon, cl, map_key,
 						     map_key_len, val, vlen, req, &err)
@@ -805,7 +807,8 @@ static int build_request(struct gw_call *g, struct http_exchange *x,
 			 const struct http_route_match *m, struct pb_buf *req)
 {
 	const struct gw_api_route *r = g->route;
-	struct pb_json_error err = {.path = "", .message = ""};
+	struct pb_json_error err;
+	pb_json_error_clear(&err);
 	struct pb_json_parse_opts po = {.ignore_unknown_fields = r->transcode.allow_unknown_fields};
 
 	if (r->body_kind != GW_BODY_NONE) {
