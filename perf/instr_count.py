@@ -76,9 +76,13 @@ def callgrind_control(*args):
 
 
 def totals(path):
+    """The dump's event totals by name (Ir, and Dr, D1mr, DLmr ... with --cache-sim)."""
+    events = None
     for line in Path(path).read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
         if line.startswith("totals:"):
-            return int(line.split()[1])
+            return dict(zip(events or ["Ir"], map(int, line.split()[1:])))
     raise RuntimeError(f"{path}: no totals line")
 
 
@@ -110,6 +114,8 @@ def main():
     ap.add_argument("--requests", type=int, default=4000)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--top", type=int, default=0, help="also list the N largest inclusive costs")
+    ap.add_argument("--cache-sim", action="store_true",
+                    help="also simulate the caches (callgrind --cache-sim=yes): misses per request")
     ap.add_argument("--save", metavar="PREFIX",
                     help="keep each case's callgrind dump as PREFIX-CASE.out (for callgrind_annotate)")
     args = ap.parse_args()
@@ -133,6 +139,7 @@ def main():
             out_tmpl = Path(tmp) / "callgrind.out"
             rg = procs.start("ringgate", [
                 "valgrind", "--tool=callgrind", "--instr-atstart=no",
+                f"--cache-sim={'yes' if args.cache_sim else 'no'}",
                 f"--callgrind-out-file={out_tmpl}.%p", args.ringgate,
                 "--listen", f"{e2e.HOST}:{port}", "--workers", "1",
                 "--descriptors", str(descriptors), "--upstream", f"{e2e.HOST}:{be_port}",
@@ -155,8 +162,12 @@ def main():
                     time.sleep(0.05)
                 dump = max(dumps, key=lambda p: p.stat().st_mtime)
                 time.sleep(0.2)  # let the dump finish writing
-                print(f"{case:7s} {totals(dump) / n:9.0f} instructions per request "
+                t = totals(dump)
+                print(f"{case:7s} {t['Ir'] / n:9.0f} instructions per request "
                       f"({n} requests, {args.connections} connections)", flush=True)
+                if args.cache_sim:
+                    print("        " + "  ".join(f"{k} {v / n:.1f}" for k, v in t.items()
+                                               if k != "Ir"), flush=True)
                 for ir, fn in top_inclusive(dump, args.top, n):
                     print(f"        {ir:9d}  {fn}")
                 if args.save:
