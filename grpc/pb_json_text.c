@@ -378,27 +378,61 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
 				     "50515253545556575859606162636465666768697071727374"
 				     "75767778798081828384858687888990919293949596979899";
 
-size_t pbj_fmt_u64(char *out, uint64_t v)
-{
-	char tmp[20];
-	size_t i = sizeof(tmp);
+static const uint64_t pow10_u64[20] = {
+	1ull,
+	10ull,
+	100ull,
+	1000ull,
+	10000ull,
+	100000ull,
+	1000000ull,
+	10000000ull,
+	100000000ull,
+	1000000000ull,
+	10000000000ull,
+	100000000000ull,
+	1000000000000ull,
+	10000000000000ull,
+	100000000000000ull,
+	1000000000000000ull,
+	10000000000000000ull,
+	100000000000000000ull,
+	1000000000000000000ull,
+	10000000000000000000ull,
+};
 
-	/* Two digits per division. */
+/* Decimal digits of v (1 for 0): the bit length gives it within one. */
+static inline unsigned u64_len(uint64_t v)
+{
+	unsigned n = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+
+	return n + ((v | 1) >= pow10_u64[n]);
+}
+
+/* Write v's n digits (u64_len) backwards from out + n: no copy after. */
+static inline void put_u64_digits(char *out, uint64_t v, unsigned n)
+{
+	char *o = out + n;
+
 	while (v >= 100) {
 		unsigned r = (unsigned)(v % 100);
 
 		v /= 100;
-		i -= 2;
-		memcpy(tmp + i, digit_pairs + 2 * r, 2);
+		o -= 2;
+		memcpy(o, digit_pairs + 2 * r, 2);
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(tmp + i, digit_pairs + 2 * v, 2);
-	} else {
-		tmp[--i] = (char)('0' + v);
-	}
-	memcpy(out, tmp + i, sizeof(tmp) - i);
-	return sizeof(tmp) - i;
+	if (v >= 10)
+		memcpy(o - 2, digit_pairs + 2 * v, 2);
+	else
+		o[-1] = (char)('0' + v);
+}
+
+size_t pbj_fmt_u64(char *out, uint64_t v)
+{
+	unsigned n = u64_len(v);
+
+	put_u64_digits(out, v, n);
+	return n;
 }
 
 size_t pbj_fmt_i64(char *out, int64_t v)
@@ -655,6 +689,24 @@ static void shortest_double(double a, char *dig, int *nd, int *decpt)
 	parse_e_format(buf, dig, nd, decpt);
 }
 
+/*
+ * A non-zero integral value below 2^53 as repr() prints it: all its
+ * digits and ".0" (repr_layout's result, without splitting off the
+ * trailing zeros first).
+ */
+static size_t fmt_integral(char *out, bool neg, uint64_t m)
+{
+	size_t o = neg;
+	unsigned n = u64_len(m);
+
+	out[0] = '-';
+	put_u64_digits(out + o, m, n);
+	o += n;
+	out[o] = '.';
+	out[o + 1] = '0';
+	return o + 2;
+}
+
 size_t pbj_fmt_double(char *out, double v)
 {
 	char dig[24];
@@ -668,7 +720,11 @@ size_t pbj_fmt_double(char *out, double v)
 		memcpy(out, "0.0", 3);
 		return 3;
 	}
-	shortest_double(fabs(v), dig, &nd, &decpt);
+	double a = fabs(v);
+
+	if (a < 9007199254740992.0 && a == floor(a))
+		return fmt_integral(out, v < 0, (uint64_t)a);
+	shortest_double(a, dig, &nd, &decpt);
 	return repr_layout(out, v < 0, dig, nd, decpt);
 }
 
@@ -730,7 +786,11 @@ size_t pbj_fmt_float(char *out, float v)
 		memcpy(out, "0.0", 3);
 		return 3;
 	}
-	shortest_float(fabsf(v), dig, &nd, &decpt);
+	float a = fabsf(v);
+
+	if (a < 16777216.0f && a == floorf(a))
+		return fmt_integral(out, v < 0, (uint64_t)a);
+	shortest_float(a, dig, &nd, &decpt);
 	return repr_layout(out, v < 0, dig, nd, decpt);
 }
 
@@ -1013,33 +1073,34 @@ static unsigned days_in_month(int64_t y, unsigned m)
 	return dm[m - 1];
 }
 
-static char *put2(char *o, unsigned v)
+static inline char *put2(char *o, unsigned v)
 {
-	o[0] = (char)('0' + v / 10 % 10);
-	o[1] = (char)('0' + v % 10);
+	memcpy(o, digit_pairs + 2 * v, 2);
 	return o + 2;
 }
 
-/* ".123", ".123456" or ".123456789": as few groups of three as exact. */
-static char *put_nanos(char *o, uint32_t nanos)
+static inline char *put3(char *o, unsigned v)
 {
-	unsigned digits = 9;
+	o[0] = (char)('0' + v / 100);
+	memcpy(o + 1, digit_pairs + 2 * (v % 100), 2);
+	return o + 3;
+}
+
+/* ".123", ".123456" or ".123456789": as few groups of three as exact. */
+static inline char *put_nanos(char *o, uint32_t nanos)
+{
+	uint32_t rest = nanos % 1000000;
 
 	if (nanos == 0)
 		return o;
-	if (nanos % 1000000 == 0) {
-		nanos /= 1000000;
-		digits = 3;
-	} else if (nanos % 1000 == 0) {
-		nanos /= 1000;
-		digits = 6;
-	}
 	*o++ = '.';
-	for (unsigned i = digits; i-- > 0;) {
-		o[i] = (char)('0' + nanos % 10);
-		nanos /= 10;
-	}
-	return o + digits;
+	o = put3(o, nanos / 1000000);
+	if (rest == 0)
+		return o;
+	o = put3(o, rest / 1000);
+	if (rest % 1000 == 0)
+		return o;
+	return put3(o, rest % 1000);
 }
 
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: datetime's range. */
