@@ -278,6 +278,11 @@ static inline const uint8_t *get_tag(const uint8_t *p, const uint8_t *end, uint3
 {
 	uint32_t v = 0;
 
+	/* Fields 1 to 15, the usual case, have one-byte tags. */
+	if (p < end && *p < 0x80) {
+		*tag = *p;
+		return p + 1;
+	}
 	for (unsigned i = 0; i < 5; i++) {
 		if (p >= end)
 			return NULL;
@@ -509,41 +514,53 @@ static int seglist_add(struct pp *pp, struct seglist *sl, const uint8_t *p, cons
 
 static int put_double(struct pp *pp, double d, bool is_float)
 {
-	char buf[PBJ_NUM_MAX];
-	size_t n;
+	char *o;
+	int rc;
 
 	if (isnan(d))
 		return put(pp, "\"NaN\"", 5);
 	if (isinf(d))
 		return d > 0 ? put(pp, "\"Infinity\"", 10) : put(pp, "\"-Infinity\"", 11);
-	n = is_float ? pbj_fmt_float(buf, (float)d) : pbj_fmt_double(buf, d);
-	return put(pp, buf, n);
+	if ((rc = pb_buf_ensure(pp->out, PBJ_NUM_MAX)) < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	pp->out->len += is_float ? pbj_fmt_float(o, (float)d) : pbj_fmt_double(o, d);
+	return 0;
 }
 
+/* Integers are formatted in place: room for the longest, then no copy. */
 static int put_int(struct pp *pp, int64_t v, bool quoted)
 {
-	char buf[24];
-	size_t n = 0;
+	int rc = pb_buf_ensure(pp->out, 24);
+	char *o;
 
-	if (quoted)
-		buf[n++] = '"';
-	n += pbj_fmt_i64(buf + n, v);
-	if (quoted)
-		buf[n++] = '"';
-	return put(pp, buf, n);
+	if (rc < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	o[0] = '"';
+	o += quoted;
+	o += pbj_fmt_i64(o, v);
+	o[0] = '"';
+	o += quoted;
+	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
+	return 0;
 }
 
 static int put_uint(struct pp *pp, uint64_t v, bool quoted)
 {
-	char buf[24];
-	size_t n = 0;
+	int rc = pb_buf_ensure(pp->out, 24);
+	char *o;
 
-	if (quoted)
-		buf[n++] = '"';
-	n += pbj_fmt_u64(buf + n, v);
-	if (quoted)
-		buf[n++] = '"';
-	return put(pp, buf, n);
+	if (rc < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	o[0] = '"';
+	o += quoted;
+	o += pbj_fmt_u64(o, v);
+	o[0] = '"';
+	o += quoted;
+	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
+	return 0;
 }
 
 /* The signed or unsigned integer a field type holds in raw wire bits. */
@@ -641,6 +658,21 @@ static int put_scalar_default(struct pp *pp, const struct pb_field *f, bool as_k
 	return put_scalar(pp, f, f->wire, zeros, zeros, as_key);
 }
 
+/* Types whose default is judged by the low 32 bits of the raw value. */
+static inline bool raw_is_32(const struct pb_field *f)
+{
+	switch (f->type) {
+	case PB_TYPE_INT32:
+	case PB_TYPE_UINT32:
+	case PB_TYPE_ENUM:
+	case PB_TYPE_SINT32:
+	case PB_TYPE_FIXED32:
+	case PB_TYPE_SFIXED32:
+	case PB_TYPE_FLOAT: return true;
+	default: return false;
+	}
+}
+
 /* Is a singular scalar's value its default (not printed without presence)?
  * Floating point compares bits: -0.0 is printed, as protobuf keeps it. */
 static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *val,
@@ -650,16 +682,7 @@ static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *v
 		return vend == val;
 	uint64_t raw = raw_value(wire, val);
 
-	switch (f->type) {
-	case PB_TYPE_INT32:
-	case PB_TYPE_UINT32:
-	case PB_TYPE_ENUM:
-	case PB_TYPE_SINT32:
-	case PB_TYPE_FIXED32:
-	case PB_TYPE_SFIXED32:
-	case PB_TYPE_FLOAT: return (uint32_t)raw == 0;
-	default: return raw == 0;
-	}
+	return raw_is_32(f) ? (uint32_t)raw == 0 : raw == 0;
 }
 
 /* ---- message frames ------------------------------------------------------------------------ */
@@ -2266,7 +2289,7 @@ static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, c
 		raw = raw_value(wire, a);
 		if (f->type == PB_TYPE_ENUM && !enum_value_ok(f, raw))
 			return -1; /* the frame printer drops it */
-		if (!f->has_presence && is_default(f, wire, a, b))
+		if (!f->has_presence && (raw_is_32(f) ? (uint32_t)raw == 0 : raw == 0))
 			return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
 		if (put_key(pp, first, f) < 0)
 			return -1;
@@ -2368,19 +2391,19 @@ static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t 
 	return putc1(pp, '}');
 }
 
-/* A message value at `level` (begin_msg's output, frames run to the end). */
-static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
-		      const uint8_t *end, uint32_t level)
+/*
+ * A well-known type's value at `level`.  Out of line: plain messages, the
+ * usual case, should not pay for its stack frame.
+ */
+static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_message *m,
+					      const uint8_t *p, const uint8_t *end, uint32_t level)
 {
 	struct seg s = {p, end};
 	const uint8_t *a, *b;
 	size_t mark;
 	int rc;
 
-	if (level > PB_JSON_MAX_DEPTH)
-		return -1;
 	switch (m->wkt) {
-	case PB_WKT_NONE: return fast_fields(pp, m, p, end, level);
 	case PB_WKT_TIMESTAMP:
 	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
 	case PB_WKT_FIELD_MASK:
@@ -2404,6 +2427,17 @@ static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *
 		}
 		return fast_fields(pp, m, p, end, level);
 	}
+}
+
+/* A message value at `level` (begin_msg's output, frames run to the end). */
+static inline int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+			     const uint8_t *end, uint32_t level)
+{
+	if (level > PB_JSON_MAX_DEPTH)
+		return -1;
+	if (m->wkt == PB_WKT_NONE)
+		return fast_fields(pp, m, p, end, level);
+	return fast_wkt(pp, m, p, end, level);
 }
 
 static void pp_init(struct pp *pp, const struct pb_schema *schema,
