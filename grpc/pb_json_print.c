@@ -337,6 +337,15 @@ read_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wire, 
 	*wire = (unsigned)(tag & 7);
 	if (*num == 0)
 		return NULL;
+	/* LEN and VARINT, the usual wire types, before the jump table. */
+	if (*wire == PB_WIRE_LEN) {
+		p = pb_get_varint(p, end, &len);
+		if (p == NULL || len > (uint64_t)(end - p))
+			return NULL;
+		*val = p;
+		*vend = p + len;
+		return p + len;
+	}
 	switch (*wire) {
 	case PB_WIRE_VARINT:
 		*val = p;
@@ -2172,7 +2181,21 @@ static int fast_time(struct pp *pp, const struct pb_message *m, const uint8_t *p
 		const uint8_t *a, *b;
 		uint32_t num;
 		unsigned wire;
+		uint64_t v;
 
+		/* Seconds and nanos (tags 0x08, 0x10): each varint read once. */
+		if (*p == 0x08 || *p == 0x10) {
+			bool is_sec = *p == 0x08;
+
+			p = pb_get_varint(p + 1, end, &v);
+			if (p == NULL)
+				return -1;
+			if (is_sec)
+				sec = (int64_t)v;
+			else
+				ns = (int32_t)v;
+			continue;
+		}
 		p = read_field(p, end, &num, &wire, &a, &b);
 		if (p == NULL)
 			return -1;
@@ -2395,8 +2418,9 @@ static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t 
  * A well-known type's value at `level`.  Out of line: plain messages, the
  * usual case, should not pay for its stack frame.
  */
-static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_message *m,
-					      const uint8_t *p, const uint8_t *end, uint32_t level)
+static __attribute__((noinline)) int fast_wkt_rare(struct pp *pp, const struct pb_message *m,
+						   const uint8_t *p, const uint8_t *end,
+						   uint32_t level)
 {
 	struct seg s = {p, end};
 	const uint8_t *a, *b;
@@ -2404,18 +2428,12 @@ static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_mes
 	int rc;
 
 	switch (m->wkt) {
-	case PB_WKT_TIMESTAMP:
-	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
 	case PB_WKT_FIELD_MASK:
 		mark = pp->sc.top;
 		rc = put_field_mask(pp, &s, 1);
 		pp->sc.top = mark;
 		return rc;
-	case PB_WKT_VALUE: return fast_wkt_value(pp, m, p, end, level);
 	case PB_WKT_ANY: return -1;
-	case PB_WKT_STRUCT:
-	case PB_WKT_LIST_VALUE:
-		return fast_container(pp, m, p, end, level, m->wkt == PB_WKT_STRUCT);
 	default:
 		if (is_wrapper(m->wkt) && m->nfields >= 1) {
 			const struct pb_field *vf = &m->fields[0];
@@ -2426,6 +2444,20 @@ static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_mes
 			return rc == 0 ? put_scalar_default(pp, vf, false) : -1;
 		}
 		return fast_fields(pp, m, p, end, level);
+	}
+}
+
+static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_message *m,
+					      const uint8_t *p, const uint8_t *end, uint32_t level)
+{
+	switch (m->wkt) {
+	case PB_WKT_TIMESTAMP:
+	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
+	case PB_WKT_VALUE: return fast_wkt_value(pp, m, p, end, level);
+	case PB_WKT_STRUCT:
+	case PB_WKT_LIST_VALUE:
+		return fast_container(pp, m, p, end, level, m->wkt == PB_WKT_STRUCT);
+	default: return fast_wkt_rare(pp, m, p, end, level);
 	}
 }
 

@@ -175,10 +175,44 @@ size_t pbj_plain_run(const uint8_t *p, size_t n)
 	return i;
 }
 
+/*
+ * Copy p[0..n) to d while looking for a byte to escape: one pass instead
+ * of a scan and a copy.  d has room for n bytes; past the returned run it
+ * may hold copied bytes, which the caller overwrites.
+ */
+static inline size_t plain_copy(uint8_t *d, const uint8_t *p, size_t n)
+{
+#ifdef __SSE2__
+	if (n >= 16) {
+		size_t i = 0;
+		unsigned mask;
+
+		for (; n - i >= 16; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+			_mm_storeu_si128((__m128i *)(void *)(d + i), v);
+			if ((mask = pbj_sse_unplain(p + i)) != 0)
+				return i + (unsigned)__builtin_ctz(mask);
+		}
+		if (i == n)
+			return n;
+		/* The tail: the last 16 bytes, overlapping checked ones. */
+		_mm_storeu_si128((__m128i *)(void *)(d + n - 16),
+				 _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)));
+		mask = pbj_sse_unplain(p + n - 16) >> (i - (n - 16));
+		return mask != 0 ? i + (unsigned)__builtin_ctz(mask) : n;
+	}
+#endif
+	size_t i = pbj_plain_run(p, n);
+
+	pbj_copy(d, p, i);
+	return i;
+}
+
 int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = pbj_plain_run(p, n);
+	size_t i;
 	uint8_t *start;
 	int rc;
 
@@ -186,7 +220,7 @@ int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 		return rc;
 	start = b->data + b->len;
 	start[0] = '"';
-	pbj_copy(start + 1, p, i);
+	i = plain_copy(start + 1, p, n);
 	if (i == n) {
 		/* The common case: nothing to escape or check. */
 		start[n + 1] = '"';
@@ -1111,24 +1145,34 @@ int pbj_put_timestamp(struct pb_buf *b, int64_t seconds, int32_t nanos)
 {
 	/* json_format normalises nanos with Python's modulo, carrying
 	 * whole seconds into seconds. */
-	int64_t carry = nanos / 1000000000, n = nanos % 1000000000;
+	int64_t carry = 0, n = nanos, days, secs, y;
+	unsigned m, d;
 	int rc;
 
-	if (n < 0) {
-		n += 1000000000;
-		carry--;
+	if ((uint32_t)nanos >= 1000000000u) {
+		carry = nanos / 1000000000;
+		n = nanos % 1000000000;
+		if (n < 0) {
+			n += 1000000000;
+			carry--;
+		}
 	}
 	if (seconds < TS_MIN - 4 || seconds > TS_MAX + 4)
 		return -1;
 	seconds += carry;
 	if (seconds < TS_MIN || seconds > TS_MAX)
 		return -1;
-	int64_t days = seconds / 86400, secs = seconds % 86400, y;
-	unsigned m, d;
-
-	if (secs < 0) {
-		secs += 86400;
-		days--;
+	if (seconds >= 0) {
+		/* Unsigned division: no rounding fix-up for negatives. */
+		days = (int64_t)((uint64_t)seconds / 86400);
+		secs = (int64_t)((uint64_t)seconds % 86400);
+	} else {
+		days = seconds / 86400;
+		secs = seconds % 86400;
+		if (secs < 0) {
+			secs += 86400;
+			days--;
+		}
 	}
 	civil_from_days(days, &y, &m, &d);
 	if ((rc = pb_buf_ensure(b, 40)) < 0)
@@ -1143,11 +1187,13 @@ int pbj_put_timestamp(struct pb_buf *b, int64_t seconds, int32_t nanos)
 	*o++ = '-';
 	o = put2(o, d);
 	*o++ = 'T';
-	o = put2(o, (unsigned)(secs / 3600));
+	unsigned hm = (unsigned)secs / 60;
+
+	o = put2(o, hm / 60);
 	*o++ = ':';
-	o = put2(o, (unsigned)(secs / 60 % 60));
+	o = put2(o, hm % 60);
 	*o++ = ':';
-	o = put2(o, (unsigned)(secs % 60));
+	o = put2(o, (unsigned)secs - hm * 60);
 	o = put_nanos(o, (uint32_t)n);
 	*o++ = 'Z';
 	*o++ = '"';
