@@ -278,6 +278,11 @@ static inline const uint8_t *get_tag(const uint8_t *p, const uint8_t *end, uint3
 {
 	uint32_t v = 0;
 
+	/* Fields 1 to 15, the usual case, have one-byte tags. */
+	if (p < end && *p < 0x80) {
+		*tag = *p;
+		return p + 1;
+	}
 	for (unsigned i = 0; i < 5; i++) {
 		if (p >= end)
 			return NULL;
@@ -332,6 +337,15 @@ read_field(const uint8_t *p, const uint8_t *end, uint32_t *num, unsigned *wire, 
 	*wire = (unsigned)(tag & 7);
 	if (*num == 0)
 		return NULL;
+	/* LEN and VARINT, the usual wire types, before the jump table. */
+	if (*wire == PB_WIRE_LEN) {
+		p = pb_get_varint(p, end, &len);
+		if (p == NULL || len > (uint64_t)(end - p))
+			return NULL;
+		*val = p;
+		*vend = p + len;
+		return p + len;
+	}
 	switch (*wire) {
 	case PB_WIRE_VARINT:
 		*val = p;
@@ -509,41 +523,53 @@ static int seglist_add(struct pp *pp, struct seglist *sl, const uint8_t *p, cons
 
 static int put_double(struct pp *pp, double d, bool is_float)
 {
-	char buf[PBJ_NUM_MAX];
-	size_t n;
+	char *o;
+	int rc;
 
 	if (isnan(d))
 		return put(pp, "\"NaN\"", 5);
 	if (isinf(d))
 		return d > 0 ? put(pp, "\"Infinity\"", 10) : put(pp, "\"-Infinity\"", 11);
-	n = is_float ? pbj_fmt_float(buf, (float)d) : pbj_fmt_double(buf, d);
-	return put(pp, buf, n);
+	if ((rc = pb_buf_ensure(pp->out, PBJ_NUM_MAX)) < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	pp->out->len += is_float ? pbj_fmt_float(o, (float)d) : pbj_fmt_double(o, d);
+	return 0;
 }
 
+/* Integers are formatted in place: room for the longest, then no copy. */
 static int put_int(struct pp *pp, int64_t v, bool quoted)
 {
-	char buf[24];
-	size_t n = 0;
+	int rc = pb_buf_ensure(pp->out, 24);
+	char *o;
 
-	if (quoted)
-		buf[n++] = '"';
-	n += pbj_fmt_i64(buf + n, v);
-	if (quoted)
-		buf[n++] = '"';
-	return put(pp, buf, n);
+	if (rc < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	o[0] = '"';
+	o += quoted;
+	o += pbj_fmt_i64(o, v);
+	o[0] = '"';
+	o += quoted;
+	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
+	return 0;
 }
 
 static int put_uint(struct pp *pp, uint64_t v, bool quoted)
 {
-	char buf[24];
-	size_t n = 0;
+	int rc = pb_buf_ensure(pp->out, 24);
+	char *o;
 
-	if (quoted)
-		buf[n++] = '"';
-	n += pbj_fmt_u64(buf + n, v);
-	if (quoted)
-		buf[n++] = '"';
-	return put(pp, buf, n);
+	if (rc < 0)
+		return oom(pp, rc);
+	o = (char *)pp->out->data + pp->out->len;
+	o[0] = '"';
+	o += quoted;
+	o += pbj_fmt_u64(o, v);
+	o[0] = '"';
+	o += quoted;
+	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
+	return 0;
 }
 
 /* The signed or unsigned integer a field type holds in raw wire bits. */
@@ -565,6 +591,21 @@ static bool int_value(unsigned type, uint64_t raw, int64_t *sv, uint64_t *uv)
 	}
 }
 
+/*
+ * pb_enum_by_number, first trying the value's number as an index: most
+ * enums number their values 0, 1, 2, ...  It is the lower bound (the first
+ * declared alias) when the value below it has a smaller number.
+ */
+static inline const struct pb_enum_value *enum_value(const struct pb_enum *e, int32_t number)
+{
+	uint32_t i = (uint32_t)number;
+
+	if (i < e->nvalues && e->by_number[i]->number == number &&
+	    (i == 0 || e->by_number[i - 1]->number < number))
+		return e->by_number[i];
+	return pb_enum_by_number(e, number);
+}
+
 /* A scalar other than a string or bytes, from the raw bits of its value. */
 static int put_number(struct pp *pp, const struct pb_field *f, uint64_t raw, bool as_key)
 {
@@ -584,7 +625,7 @@ static int put_number(struct pp *pp, const struct pb_field *f, uint64_t raw, boo
 
 			if (f->enumt->null_value)
 				return put(pp, "null", 4);
-			ev = pb_enum_by_number(f->enumt, (int32_t)raw);
+			ev = enum_value(f->enumt, (int32_t)raw);
 			if (ev != NULL)
 				return put_str(pp, (const uint8_t *)ev->name, strlen(ev->name));
 		}
@@ -626,6 +667,21 @@ static int put_scalar_default(struct pp *pp, const struct pb_field *f, bool as_k
 	return put_scalar(pp, f, f->wire, zeros, zeros, as_key);
 }
 
+/* Types whose default is judged by the low 32 bits of the raw value. */
+static inline bool raw_is_32(const struct pb_field *f)
+{
+	switch (f->type) {
+	case PB_TYPE_INT32:
+	case PB_TYPE_UINT32:
+	case PB_TYPE_ENUM:
+	case PB_TYPE_SINT32:
+	case PB_TYPE_FIXED32:
+	case PB_TYPE_SFIXED32:
+	case PB_TYPE_FLOAT: return true;
+	default: return false;
+	}
+}
+
 /* Is a singular scalar's value its default (not printed without presence)?
  * Floating point compares bits: -0.0 is printed, as protobuf keeps it. */
 static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *val,
@@ -635,16 +691,7 @@ static bool is_default(const struct pb_field *f, unsigned wire, const uint8_t *v
 		return vend == val;
 	uint64_t raw = raw_value(wire, val);
 
-	switch (f->type) {
-	case PB_TYPE_INT32:
-	case PB_TYPE_UINT32:
-	case PB_TYPE_ENUM:
-	case PB_TYPE_SINT32:
-	case PB_TYPE_FIXED32:
-	case PB_TYPE_SFIXED32:
-	case PB_TYPE_FLOAT: return (uint32_t)raw == 0;
-	default: return raw == 0;
-	}
+	return raw_is_32(f) ? (uint32_t)raw == 0 : raw == 0;
 }
 
 /* ---- message frames ------------------------------------------------------------------------ */
@@ -1264,7 +1311,8 @@ static int put_key_escaped(struct pp *pp, bool *first, const struct pb_field *fl
 }
 
 /* A member's key, after a ',' unless it is the object's first member. */
-static inline int put_key(struct pp *pp, bool *first, const struct pb_field *fld)
+static inline __attribute__((always_inline)) int put_key(struct pp *pp, bool *first,
+							 const struct pb_field *fld)
 {
 	const char *key = pp->opts.use_proto_names ? fld->name_key : fld->json_key;
 	size_t keylen = pp->opts.use_proto_names ? fld->name_key_len : fld->json_key_len;
@@ -1354,10 +1402,9 @@ struct mkey {
 	uint32_t hash;
 };
 
-static void map_key(const struct pb_field *kf, const struct entry *e, struct mkey *k)
+/* The key without its hash: small maps compare keys pair by pair. */
+static inline void key_of(const struct pb_field *kf, const struct entry *e, struct mkey *k)
 {
-	uint32_t h = PBJ_HASH_INIT;
-
 	k->s = NULL;
 	k->n = 0;
 	k->v = 0;
@@ -1366,8 +1413,6 @@ static void map_key(const struct pb_field *kf, const struct entry *e, struct mke
 			k->s = e->ka;
 			k->n = (size_t)(e->kb - e->ka);
 		}
-		for (size_t i = 0; i < k->n; i++)
-			h = pbj_hash_step(h, k->s[i]);
 	} else {
 		int64_t sv;
 		uint64_t uv, raw = e->has_key ? raw_value(e->kwire, e->ka) : 0;
@@ -1376,10 +1421,25 @@ static void map_key(const struct pb_field *kf, const struct entry *e, struct mke
 			k->v = raw != 0;
 		else
 			k->v = int_value(kf->type, raw, &sv, &uv) ? (uint64_t)sv : uv;
-		for (int i = 0; i < 8; i++)
-			h = pbj_hash_step(h, (uint8_t)(k->v >> (8 * i)));
 	}
-	k->hash = h;
+}
+
+/* Equal keys (mkey_eq) hash alike: the bytes, then v. */
+static uint32_t mkey_hash(const struct mkey *k)
+{
+	uint32_t h = PBJ_HASH_INIT;
+
+	for (size_t i = 0; i < k->n; i++)
+		h = pbj_hash_step(h, k->s[i]);
+	for (int i = 0; i < 8; i++)
+		h = pbj_hash_step(h, (uint8_t)(k->v >> (8 * i)));
+	return h;
+}
+
+static void map_key(const struct pb_field *kf, const struct entry *e, struct mkey *k)
+{
+	key_of(kf, e, k);
+	k->hash = mkey_hash(k);
 }
 
 struct dslot {
@@ -1812,46 +1872,74 @@ static int step(struct pp *pp, struct pframe *f)
  * left to the frame printer.
  */
 
-/* The keys of a map being printed, to find a repeated one at its end. */
+/*
+ * The keys of a map being printed, to find a repeated one at its end.
+ * Most maps are small: their keys stay here, without hashes; past
+ * KEYS_INLINE they move to the scratch stack.
+ */
+#define KEYS_INLINE 4
+
 struct keylist {
 	size_t off;
-	uint32_t n, cap;
+	uint32_t n, cap; /* cap 0: the keys are in small[] */
+	struct mkey small[KEYS_INLINE];
 };
 
-static int keylist_add(struct pp *pp, struct keylist *kl, const struct mkey *k)
+static inline void keylist_reset(struct keylist *kl)
 {
-	if (kl->n == kl->cap) {
-		uint32_t more = kl->cap ? kl->cap : 16;
-		size_t off;
+	kl->n = kl->cap = 0;
+}
 
-		/* Values printed between two keys free their scratch memory,
-		 * so the list is the top allocation again and grows in place. */
-		if (kl->cap != 0 && kl->off + (size_t)kl->cap * sizeof(struct mkey) != pp->sc.top)
-			return -1;
-		if (salloc(pp, (size_t)more * sizeof(struct mkey), &off) < 0)
-			return -1;
-		if (kl->cap == 0)
-			kl->off = off;
-		kl->cap += more;
+static struct mkey *keylist_keys(struct pp *pp, struct keylist *kl)
+{
+	return kl->cap == 0 ? kl->small : (struct mkey *)pbj_at(&pp->sc, kl->off);
+}
+
+static int keylist_grow(struct pp *pp, struct keylist *kl)
+{
+	uint32_t more = kl->cap ? kl->cap : 16;
+	size_t off;
+
+	/* Values printed between two keys free their scratch memory, so
+	 * the list is the top allocation again and grows in place. */
+	if (kl->cap != 0 && kl->off + (size_t)kl->cap * sizeof(struct mkey) != pp->sc.top)
+		return -1;
+	if (salloc(pp, (size_t)more * sizeof(struct mkey), &off) < 0)
+		return -1;
+	if (kl->cap == 0) {
+		kl->off = off;
+		memcpy(pbj_at(&pp->sc, off), kl->small, sizeof(kl->small));
 	}
+	kl->cap += more;
+	return 0;
+}
+
+static inline int keylist_add(struct pp *pp, struct keylist *kl, const struct mkey *k)
+{
+	if (kl->cap == 0 && kl->n < KEYS_INLINE) {
+		kl->small[kl->n++] = *k;
+		return 0;
+	}
+	if ((kl->cap == 0 || kl->n == kl->cap) && keylist_grow(pp, kl) < 0)
+		return -1;
 	((struct mkey *)pbj_at(&pp->sc, kl->off))[kl->n++] = *k;
 	return 0;
 }
 
 /* 1 when two keys of the list are equal, 0 when none are, -1 on error. */
-static int keys_repeat(struct pp *pp, const struct keylist *kl)
+static int keys_repeat(struct pp *pp, struct keylist *kl)
 {
-	const struct mkey *keys;
+	struct mkey *keys;
 	uint32_t n = kl->n, cap = 32, *tab;
 	size_t toff;
 
 	if (n < 2)
 		return 0;
 	if (n <= SMALL_MAP) {
-		keys = pbj_at(&pp->sc, kl->off);
+		keys = keylist_keys(pp, kl);
 		for (uint32_t x = 0; x < n; x++)
 			for (uint32_t y = x + 1; y < n; y++)
-				if (keys[x].hash == keys[y].hash && mkey_eq(&keys[x], &keys[y]))
+				if (mkey_eq(&keys[x], &keys[y]))
 					return 1;
 		return 0;
 	}
@@ -1859,9 +1947,11 @@ static int keys_repeat(struct pp *pp, const struct keylist *kl)
 		cap *= 2;
 	if (salloc(pp, (size_t)cap * sizeof(uint32_t), &toff) < 0)
 		return -1;
-	keys = pbj_at(&pp->sc, kl->off);
+	keys = keylist_keys(pp, kl);
 	tab = pbj_at(&pp->sc, toff);
 	memset(tab, 0, (size_t)cap * sizeof(uint32_t));
+	for (uint32_t i = 0; i < n; i++)
+		keys[i].hash = mkey_hash(&keys[i]);
 	for (uint32_t i = 0; i < n; i++) {
 		for (uint32_t j = keys[i].hash & (cap - 1);; j = (j + 1) & (cap - 1)) {
 			if (tab[j] == 0) {
@@ -1880,6 +1970,55 @@ static int keys_repeat(struct pp *pp, const struct keylist *kl)
 static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
 		      const uint8_t *end, uint32_t level);
 
+/*
+ * A map entry as protobuf libraries write a string key and a LEN value:
+ * key field, value field, each once, one-byte lengths, nothing after.
+ * Anything else is left to parse_entry.
+ */
+static inline bool entry_plain(const struct pb_message *em, const uint8_t *p, const uint8_t *end,
+			       struct entry *e)
+{
+	size_t n = (size_t)(end - p), klen, vlen;
+
+	if (em->fields[0].wire != PB_WIRE_LEN || em->fields[1].wire != PB_WIRE_LEN || n < 4 ||
+	    p[0] != (1 << 3 | PB_WIRE_LEN) || (klen = p[1]) >= 0x80 || n < klen + 4 ||
+	    p[klen + 2] != (2 << 3 | PB_WIRE_LEN) || (vlen = p[klen + 3]) >= 0x80 ||
+	    vlen != n - klen - 4)
+		return false;
+	e->has_key = e->has_val = true;
+	e->kwire = e->vwire = PB_WIRE_LEN;
+	e->ka = p + 2;
+	e->kb = e->ka + klen;
+	e->va = e->kb + 2;
+	e->vb = end;
+	e->nvals = 1;
+	return true;
+}
+
+/* `"key":` after a ',' unless first, for a string map key. */
+static inline int put_str_key(struct pp *pp, bool comma, const uint8_t *p, size_t n)
+{
+	if (n <= 32 && pbj_plain_short(p, n)) {
+		int rc = pb_buf_ensure(pp->out, n + 4);
+		uint8_t *o;
+
+		if (rc < 0)
+			return oom(pp, rc);
+		o = pp->out->data + pp->out->len;
+		*o = ',';
+		o += comma;
+		o[0] = '"';
+		pbj_copy(o + 1, p, n);
+		o[n + 1] = '"';
+		o[n + 2] = ':';
+		pp->out->len += comma + n + 3;
+		return 0;
+	}
+	if ((comma && putc1(pp, ',') < 0) || put_str(pp, p, n) < 0)
+		return -1;
+	return putc1(pp, ':');
+}
+
 /* One map entry of a map in a message at `level` (put_entry's output). */
 static int fast_entry(struct pp *pp, const struct pb_message *em, const uint8_t *p,
 		      const uint8_t *end, uint32_t level, uint32_t *nel, struct keylist *keys)
@@ -1889,25 +2028,36 @@ static int fast_entry(struct pp *pp, const struct pb_message *em, const uint8_t 
 	struct mkey k;
 	int rc;
 
-	if (level + 1 > PB_JSON_MAX_DEPTH || parse_entry(pp, em, p, end, &e, false) < 0)
+	if (level + 1 > PB_JSON_MAX_DEPTH)
+		return -1;
+	if (!entry_plain(em, p, end, &e) && parse_entry(pp, em, p, end, &e, false) < 0)
 		return -1;
 	if (vf->type == PB_TYPE_GROUP || (vf->type == PB_TYPE_MESSAGE && e.nvals > 1))
 		return -1;
-	if ((*nel)++ > 0 && putc1(pp, ',') < 0)
-		return -1;
-	rc = e.has_key ? put_scalar(pp, kf, e.kwire, e.ka, e.kb, true)
-		       : put_scalar_default(pp, kf, true);
-	if (rc < 0 || putc1(pp, ':') < 0)
+	if (kf->type == PB_TYPE_STRING && e.has_key) {
+		k = (struct mkey){0, e.ka, (size_t)(e.kb - e.ka), 0};
+		rc = put_str_key(pp, (*nel)++ > 0, k.s, k.n);
+	} else {
+		key_of(kf, &e, &k);
+		if ((*nel)++ > 0 && putc1(pp, ',') < 0)
+			return -1;
+		rc = e.has_key ? put_scalar(pp, kf, e.kwire, e.ka, e.kb, true)
+			       : put_scalar_default(pp, kf, true);
+		if (rc == 0)
+			rc = putc1(pp, ':');
+	}
+	if (rc < 0)
 		return -1;
 	if (vf->type == PB_TYPE_MESSAGE)
 		rc = e.has_val ? fast_value(pp, vf->message, e.va, e.vb, level + 2)
 			       : fast_value(pp, vf->message, zeros, zeros, level + 2);
+	else if (vf->type == PB_TYPE_STRING && e.has_val)
+		rc = put_str(pp, e.va, (size_t)(e.vb - e.va));
 	else
 		rc = e.has_val ? put_scalar(pp, vf, e.vwire, e.va, e.vb, false)
 			       : put_scalar_default(pp, vf, false);
 	if (rc < 0)
 		return -1;
-	map_key(kf, &e, &k);
 	return keylist_add(pp, keys, &k);
 }
 
@@ -1937,11 +2087,12 @@ static inline bool fast_in_order(const struct pb_field *f, uint32_t *last, uint6
 static int fast_container(struct pp *pp, const struct pb_message *m, const uint8_t *p,
 			  const uint8_t *end, uint32_t level, bool is_struct)
 {
-	struct keylist keys = {0, 0, 0};
+	struct keylist keys;
 	size_t mark = pp->sc.top;
 	uint32_t last = 0, nel = 0;
 	uint64_t oneofs = 0;
 
+	keylist_reset(&keys);
 	if (putc1(pp, is_struct ? '{' : '[') < 0)
 		return -1;
 	while (p < end) {
@@ -2030,7 +2181,21 @@ static int fast_time(struct pp *pp, const struct pb_message *m, const uint8_t *p
 		const uint8_t *a, *b;
 		uint32_t num;
 		unsigned wire;
+		uint64_t v;
 
+		/* Seconds and nanos (tags 0x08, 0x10): each varint read once. */
+		if (*p == 0x08 || *p == 0x10) {
+			bool is_sec = *p == 0x08;
+
+			p = pb_get_varint(p + 1, end, &v);
+			if (p == NULL)
+				return -1;
+			if (is_sec)
+				sec = (int64_t)v;
+			else
+				ns = (int32_t)v;
+			continue;
+		}
 		p = read_field(p, end, &num, &wire, &a, &b);
 		if (p == NULL)
 			return -1;
@@ -2091,6 +2256,37 @@ static int fast_packed(struct pp *pp, const struct pb_field *f, const uint8_t *p
 	return 0;
 }
 
+/* `"key":"value"` for a string field: one reservation for both. */
+static inline int put_key_str(struct pp *pp, bool *first, const struct pb_field *f,
+			      const uint8_t *p, size_t n)
+{
+	const char *key = pp->opts.use_proto_names ? f->name_key : f->json_key;
+	size_t keylen = pp->opts.use_proto_names ? f->name_key_len : f->json_key_len;
+	uint8_t *o;
+	int rc;
+
+	if (key == NULL || n > 32 || !pbj_plain_short(p, n)) {
+		if (put_key(pp, first, f) < 0)
+			return -1;
+		return put_str(pp, p, n);
+	}
+	if ((rc = pb_buf_ensure(pp->out, keylen + n + 2)) < 0)
+		return oom(pp, rc);
+	if (*first) {
+		key++;
+		keylen--;
+		*first = false;
+	}
+	o = pp->out->data + pp->out->len;
+	pbj_copy(o, key, keylen);
+	o += keylen;
+	o[0] = '"';
+	pbj_copy(o + 1, p, n);
+	o[n + 1] = '"';
+	pp->out->len += keylen + n + 2;
+	return 0;
+}
+
 /* A singular field (put_group's output for one occurrence). */
 static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, const uint8_t *a,
 		       const uint8_t *b, uint32_t level, bool *first)
@@ -2107,6 +2303,8 @@ static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, c
 	case PB_TYPE_BYTES:
 		if (!f->has_presence && a == b)
 			return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
+		if (f->type == PB_TYPE_STRING)
+			return put_key_str(pp, first, f, a, (size_t)(b - a));
 		if (put_key(pp, first, f) < 0)
 			return -1;
 		return put_scalar(pp, f, wire, a, b, false);
@@ -2114,7 +2312,7 @@ static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, c
 		raw = raw_value(wire, a);
 		if (f->type == PB_TYPE_ENUM && !enum_value_ok(f, raw))
 			return -1; /* the frame printer drops it */
-		if (!f->has_presence && is_default(f, wire, a, b))
+		if (!f->has_presence && (raw_is_32(f) ? (uint32_t)raw == 0 : raw == 0))
 			return pp->opts.emit_defaults ? put_default(pp, first, f) : 0;
 		if (put_key(pp, first, f) < 0)
 			return -1;
@@ -2123,8 +2321,8 @@ static int fast_single(struct pp *pp, const struct pb_field *f, unsigned wire, c
 }
 
 /* The end of a repeated field's run. */
-static int fast_close(struct pp *pp, const struct pb_field *f, uint32_t nel,
-		      const struct keylist *keys, bool *first)
+static int fast_close(struct pp *pp, const struct pb_field *f, uint32_t nel, struct keylist *keys,
+		      bool *first)
 {
 	if (f->map)
 		return keys_repeat(pp, keys) != 0 ? -1 : putc1(pp, '}');
@@ -2139,12 +2337,13 @@ static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t 
 		       const uint8_t *end, uint32_t level)
 {
 	const struct pb_field *rf = NULL; /* the repeated field whose run is open */
-	struct keylist keys = {0, 0, 0};
+	struct keylist keys;
 	size_t mark = pp->sc.top;
 	uint32_t last = 0, next_fidx = 0, nel = 0;
 	uint64_t oneofs = 0;
 	bool first = true;
 
+	keylist_reset(&keys);
 	if (putc1(pp, '{') < 0)
 		return -1;
 	while (p < end) {
@@ -2183,7 +2382,7 @@ static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t 
 				return -1;
 			rf = f;
 			nel = 0;
-			keys = (struct keylist){0, 0, 0};
+			keylist_reset(&keys);
 			if (f->type == PB_TYPE_MESSAGE &&
 			    (put_key(pp, &first, f) < 0 || putc1(pp, f->map ? '{' : '[') < 0))
 				return -1;
@@ -2215,31 +2414,26 @@ static int fast_fields(struct pp *pp, const struct pb_message *m, const uint8_t 
 	return putc1(pp, '}');
 }
 
-/* A message value at `level` (begin_msg's output, frames run to the end). */
-static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
-		      const uint8_t *end, uint32_t level)
+/*
+ * A well-known type's value at `level`.  Out of line: plain messages, the
+ * usual case, should not pay for its stack frame.
+ */
+static __attribute__((noinline)) int fast_wkt_rare(struct pp *pp, const struct pb_message *m,
+						   const uint8_t *p, const uint8_t *end,
+						   uint32_t level)
 {
 	struct seg s = {p, end};
 	const uint8_t *a, *b;
 	size_t mark;
 	int rc;
 
-	if (level > PB_JSON_MAX_DEPTH)
-		return -1;
 	switch (m->wkt) {
-	case PB_WKT_NONE: return fast_fields(pp, m, p, end, level);
-	case PB_WKT_TIMESTAMP:
-	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
 	case PB_WKT_FIELD_MASK:
 		mark = pp->sc.top;
 		rc = put_field_mask(pp, &s, 1);
 		pp->sc.top = mark;
 		return rc;
-	case PB_WKT_VALUE: return fast_wkt_value(pp, m, p, end, level);
 	case PB_WKT_ANY: return -1;
-	case PB_WKT_STRUCT:
-	case PB_WKT_LIST_VALUE:
-		return fast_container(pp, m, p, end, level, m->wkt == PB_WKT_STRUCT);
 	default:
 		if (is_wrapper(m->wkt) && m->nfields >= 1) {
 			const struct pb_field *vf = &m->fields[0];
@@ -2251,6 +2445,31 @@ static int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *
 		}
 		return fast_fields(pp, m, p, end, level);
 	}
+}
+
+static __attribute__((noinline)) int fast_wkt(struct pp *pp, const struct pb_message *m,
+					      const uint8_t *p, const uint8_t *end, uint32_t level)
+{
+	switch (m->wkt) {
+	case PB_WKT_TIMESTAMP:
+	case PB_WKT_DURATION: return fast_time(pp, m, p, end);
+	case PB_WKT_VALUE: return fast_wkt_value(pp, m, p, end, level);
+	case PB_WKT_STRUCT:
+	case PB_WKT_LIST_VALUE:
+		return fast_container(pp, m, p, end, level, m->wkt == PB_WKT_STRUCT);
+	default: return fast_wkt_rare(pp, m, p, end, level);
+	}
+}
+
+/* A message value at `level` (begin_msg's output, frames run to the end). */
+static inline int fast_value(struct pp *pp, const struct pb_message *m, const uint8_t *p,
+			     const uint8_t *end, uint32_t level)
+{
+	if (level > PB_JSON_MAX_DEPTH)
+		return -1;
+	if (m->wkt == PB_WKT_NONE)
+		return fast_fields(pp, m, p, end, level);
+	return fast_wkt(pp, m, p, end, level);
 }
 
 static void pp_init(struct pp *pp, const struct pb_schema *schema,

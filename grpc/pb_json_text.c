@@ -175,10 +175,44 @@ size_t pbj_plain_run(const uint8_t *p, size_t n)
 	return i;
 }
 
+/*
+ * Copy p[0..n) to d while looking for a byte to escape: one pass instead
+ * of a scan and a copy.  d has room for n bytes; past the returned run it
+ * may hold copied bytes, which the caller overwrites.
+ */
+static inline size_t plain_copy(uint8_t *d, const uint8_t *p, size_t n)
+{
+#ifdef __SSE2__
+	if (n >= 16) {
+		size_t i = 0;
+		unsigned mask;
+
+		for (; n - i >= 16; i += 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+			_mm_storeu_si128((__m128i *)(void *)(d + i), v);
+			if ((mask = pbj_sse_unplain(p + i)) != 0)
+				return i + (unsigned)__builtin_ctz(mask);
+		}
+		if (i == n)
+			return n;
+		/* The tail: the last 16 bytes, overlapping checked ones. */
+		_mm_storeu_si128((__m128i *)(void *)(d + n - 16),
+				 _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)));
+		mask = pbj_sse_unplain(p + n - 16) >> (i - (n - 16));
+		return mask != 0 ? i + (unsigned)__builtin_ctz(mask) : n;
+	}
+#endif
+	size_t i = pbj_plain_run(p, n);
+
+	pbj_copy(d, p, i);
+	return i;
+}
+
 int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i = pbj_plain_run(p, n);
+	size_t i;
 	uint8_t *start;
 	int rc;
 
@@ -186,7 +220,7 @@ int pbj_put_string(struct pb_buf *b, const uint8_t *p, size_t n)
 		return rc;
 	start = b->data + b->len;
 	start[0] = '"';
-	pbj_copy(start + 1, p, i);
+	i = plain_copy(start + 1, p, n);
 	if (i == n) {
 		/* The common case: nothing to escape or check. */
 		start[n + 1] = '"';
@@ -378,27 +412,61 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
 				     "50515253545556575859606162636465666768697071727374"
 				     "75767778798081828384858687888990919293949596979899";
 
-size_t pbj_fmt_u64(char *out, uint64_t v)
-{
-	char tmp[20];
-	size_t i = sizeof(tmp);
+static const uint64_t pow10_u64[20] = {
+	1ull,
+	10ull,
+	100ull,
+	1000ull,
+	10000ull,
+	100000ull,
+	1000000ull,
+	10000000ull,
+	100000000ull,
+	1000000000ull,
+	10000000000ull,
+	100000000000ull,
+	1000000000000ull,
+	10000000000000ull,
+	100000000000000ull,
+	1000000000000000ull,
+	10000000000000000ull,
+	100000000000000000ull,
+	1000000000000000000ull,
+	10000000000000000000ull,
+};
 
-	/* Two digits per division. */
+/* Decimal digits of v (1 for 0): the bit length gives it within one. */
+static inline unsigned u64_len(uint64_t v)
+{
+	unsigned n = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+
+	return n + ((v | 1) >= pow10_u64[n]);
+}
+
+/* Write v's n digits (u64_len) backwards from out + n: no copy after. */
+static inline void put_u64_digits(char *out, uint64_t v, unsigned n)
+{
+	char *o = out + n;
+
 	while (v >= 100) {
 		unsigned r = (unsigned)(v % 100);
 
 		v /= 100;
-		i -= 2;
-		memcpy(tmp + i, digit_pairs + 2 * r, 2);
+		o -= 2;
+		memcpy(o, digit_pairs + 2 * r, 2);
 	}
-	if (v >= 10) {
-		i -= 2;
-		memcpy(tmp + i, digit_pairs + 2 * v, 2);
-	} else {
-		tmp[--i] = (char)('0' + v);
-	}
-	memcpy(out, tmp + i, sizeof(tmp) - i);
-	return sizeof(tmp) - i;
+	if (v >= 10)
+		memcpy(o - 2, digit_pairs + 2 * v, 2);
+	else
+		o[-1] = (char)('0' + v);
+}
+
+size_t pbj_fmt_u64(char *out, uint64_t v)
+{
+	unsigned n = u64_len(v);
+
+	put_u64_digits(out, v, n);
+	return n;
 }
 
 size_t pbj_fmt_i64(char *out, int64_t v)
@@ -655,6 +723,24 @@ static void shortest_double(double a, char *dig, int *nd, int *decpt)
 	parse_e_format(buf, dig, nd, decpt);
 }
 
+/*
+ * A non-zero integral value below 2^53 as repr() prints it: all its
+ * digits and ".0" (repr_layout's result, without splitting off the
+ * trailing zeros first).
+ */
+static size_t fmt_integral(char *out, bool neg, uint64_t m)
+{
+	size_t o = neg;
+	unsigned n = u64_len(m);
+
+	out[0] = '-';
+	put_u64_digits(out + o, m, n);
+	o += n;
+	out[o] = '.';
+	out[o + 1] = '0';
+	return o + 2;
+}
+
 size_t pbj_fmt_double(char *out, double v)
 {
 	char dig[24];
@@ -668,7 +754,11 @@ size_t pbj_fmt_double(char *out, double v)
 		memcpy(out, "0.0", 3);
 		return 3;
 	}
-	shortest_double(fabs(v), dig, &nd, &decpt);
+	double a = fabs(v);
+
+	if (a < 9007199254740992.0 && a == floor(a))
+		return fmt_integral(out, v < 0, (uint64_t)a);
+	shortest_double(a, dig, &nd, &decpt);
 	return repr_layout(out, v < 0, dig, nd, decpt);
 }
 
@@ -730,7 +820,11 @@ size_t pbj_fmt_float(char *out, float v)
 		memcpy(out, "0.0", 3);
 		return 3;
 	}
-	shortest_float(fabsf(v), dig, &nd, &decpt);
+	float a = fabsf(v);
+
+	if (a < 16777216.0f && a == floorf(a))
+		return fmt_integral(out, v < 0, (uint64_t)a);
+	shortest_float(a, dig, &nd, &decpt);
 	return repr_layout(out, v < 0, dig, nd, decpt);
 }
 
@@ -1013,33 +1107,34 @@ static unsigned days_in_month(int64_t y, unsigned m)
 	return dm[m - 1];
 }
 
-static char *put2(char *o, unsigned v)
+static inline char *put2(char *o, unsigned v)
 {
-	o[0] = (char)('0' + v / 10 % 10);
-	o[1] = (char)('0' + v % 10);
+	memcpy(o, digit_pairs + 2 * v, 2);
 	return o + 2;
 }
 
-/* ".123", ".123456" or ".123456789": as few groups of three as exact. */
-static char *put_nanos(char *o, uint32_t nanos)
+static inline char *put3(char *o, unsigned v)
 {
-	unsigned digits = 9;
+	o[0] = (char)('0' + v / 100);
+	memcpy(o + 1, digit_pairs + 2 * (v % 100), 2);
+	return o + 3;
+}
+
+/* ".123", ".123456" or ".123456789": as few groups of three as exact. */
+static inline char *put_nanos(char *o, uint32_t nanos)
+{
+	uint32_t rest = nanos % 1000000;
 
 	if (nanos == 0)
 		return o;
-	if (nanos % 1000000 == 0) {
-		nanos /= 1000000;
-		digits = 3;
-	} else if (nanos % 1000 == 0) {
-		nanos /= 1000;
-		digits = 6;
-	}
 	*o++ = '.';
-	for (unsigned i = digits; i-- > 0;) {
-		o[i] = (char)('0' + nanos % 10);
-		nanos /= 10;
-	}
-	return o + digits;
+	o = put3(o, nanos / 1000000);
+	if (rest == 0)
+		return o;
+	o = put3(o, rest / 1000);
+	if (rest % 1000 == 0)
+		return o;
+	return put3(o, rest % 1000);
 }
 
 /* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: datetime's range. */
@@ -1050,24 +1145,34 @@ int pbj_put_timestamp(struct pb_buf *b, int64_t seconds, int32_t nanos)
 {
 	/* json_format normalises nanos with Python's modulo, carrying
 	 * whole seconds into seconds. */
-	int64_t carry = nanos / 1000000000, n = nanos % 1000000000;
+	int64_t carry = 0, n = nanos, days, secs, y;
+	unsigned m, d;
 	int rc;
 
-	if (n < 0) {
-		n += 1000000000;
-		carry--;
+	if ((uint32_t)nanos >= 1000000000u) {
+		carry = nanos / 1000000000;
+		n = nanos % 1000000000;
+		if (n < 0) {
+			n += 1000000000;
+			carry--;
+		}
 	}
 	if (seconds < TS_MIN - 4 || seconds > TS_MAX + 4)
 		return -1;
 	seconds += carry;
 	if (seconds < TS_MIN || seconds > TS_MAX)
 		return -1;
-	int64_t days = seconds / 86400, secs = seconds % 86400, y;
-	unsigned m, d;
-
-	if (secs < 0) {
-		secs += 86400;
-		days--;
+	if (seconds >= 0) {
+		/* Unsigned division: no rounding fix-up for negatives. */
+		days = (int64_t)((uint64_t)seconds / 86400);
+		secs = (int64_t)((uint64_t)seconds % 86400);
+	} else {
+		days = seconds / 86400;
+		secs = seconds % 86400;
+		if (secs < 0) {
+			secs += 86400;
+			days--;
+		}
 	}
 	civil_from_days(days, &y, &m, &d);
 	if ((rc = pb_buf_ensure(b, 40)) < 0)
@@ -1082,11 +1187,13 @@ int pbj_put_timestamp(struct pb_buf *b, int64_t seconds, int32_t nanos)
 	*o++ = '-';
 	o = put2(o, d);
 	*o++ = 'T';
-	o = put2(o, (unsigned)(secs / 3600));
+	unsigned hm = (unsigned)secs / 60;
+
+	o = put2(o, hm / 60);
 	*o++ = ':';
-	o = put2(o, (unsigned)(secs / 60 % 60));
+	o = put2(o, hm % 60);
 	*o++ = ':';
-	o = put2(o, (unsigned)(secs % 60));
+	o = put2(o, (unsigned)secs - hm * 60);
 	o = put_nanos(o, (uint32_t)n);
 	*o++ = 'Z';
 	*o++ = '"';

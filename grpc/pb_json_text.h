@@ -132,7 +132,7 @@ static inline unsigned pbj_sse_unplain(const uint8_t *p)
 
 /* pbj_plain_run(p, n) == n for n <= 32, with loads that overlap instead of
  * a loop: most strings in messages are short. */
-static inline bool pbj_plain_short(const uint8_t *p, size_t n)
+static inline __attribute__((always_inline)) bool pbj_plain_short(const uint8_t *p, size_t n)
 {
 	uint64_t a, b;
 	uint32_t lo, hi;
