@@ -65,8 +65,11 @@ struct jtok {
 	bool lone;       /* T_STR: has an unpaired UTF-16 surrogate escape */
 	bool integer;    /* T_NUM: no fraction, no exponent */
 	uint8_t special; /* T_NUM: NUM_* */
+	bool exact;      /* T_NUM: value is mant x 10^exp10, see scan_number */
 	const char *p;   /* T_STR: the raw text between the quotes */
 	size_t n;
+	uint64_t mant; /* T_NUM, exact: the digits, sign aside */
+	int32_t exp10;
 };
 
 enum fkind {
@@ -378,20 +381,39 @@ static inline bool digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* A number token (RFC 8259, plus Python's NaN / Infinity / -Infinity). */
+/* Exact powers of ten as doubles (10^22 is the last one). */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Digits a uint64_t always holds. */
+#define MANT_DIGITS 19
+
+/*
+ * A number token (RFC 8259, plus Python's NaN / Infinity / -Infinity).
+ * The digits are summed on the way: a token of at most 19 digits, whose
+ * value is then mant x 10^exp10, converts without reading its text again
+ * (t->exact; see tok_double).
+ */
 static int scan_number(struct jp *jp, struct jtok *t)
 {
-	const char *p = jp->p, *end = jp->end;
+	const char *p = jp->p, *end = jp->end, *d0, *f0 = NULL;
+	uint64_t w = 0;
+	int64_t e = 0;
+	bool eneg = false;
 
 	t->kind = T_NUM;
 	t->integer = true;
+	t->exact = false;
 	t->special = NUM_FINITE;
 	t->p = p;
-	if (lit(jp, "NaN", 3) || lit(jp, "Infinity", 8) || lit(jp, "-Infinity", 9)) {
-		t->special = *p == 'N' ? NUM_NAN : *p == 'I' ? NUM_INF : NUM_NINF;
-		t->integer = false;
-		t->n = (size_t)(jp->p - p);
-		return 0;
+	if (p < end && (*p == 'N' || *p == 'I' || (*p == '-' && end - p > 1 && p[1] == 'I'))) {
+		if (lit(jp, "NaN", 3) || lit(jp, "Infinity", 8) || lit(jp, "-Infinity", 9)) {
+			t->special = *p == 'N' ? NUM_NAN : *p == 'I' ? NUM_INF : NUM_NINF;
+			t->integer = false;
+			t->n = (size_t)(jp->p - p);
+			return 0;
+		}
 	}
 	if (p < end && *p == '-')
 		p++;
@@ -399,11 +421,12 @@ static int scan_number(struct jp *jp, struct jtok *t)
 		jp->p = p;
 		return fail(jp, "expected a value");
 	}
+	d0 = p;
 	if (*p == '0')
 		p++;
 	else
 		while (p < end && digit(*p))
-			p++;
+			w = w * 10 + (uint64_t)(*p++ - '0');
 	if (p - t->p > PY_INT_MAX_DIGITS && (p >= end || (*p != '.' && *p != 'e' && *p != 'E')) &&
 	    p - t->p - (*t->p == '-') > PY_INT_MAX_DIGITS) {
 		jp->p = p;
@@ -416,24 +439,73 @@ static int scan_number(struct jp *jp, struct jtok *t)
 			jp->p = p;
 			return fail(jp, "invalid number");
 		}
+		f0 = p;
 		while (p < end && digit(*p))
-			p++;
+			w = w * 10 + (uint64_t)(*p++ - '0');
 	}
+	/* Digits summed, the '.' aside; past 19 w wrapped and is unused. */
+	size_t nd = (size_t)(p - d0) - (f0 != NULL);
+
+	if (f0 != NULL)
+		e = -(int64_t)(p - f0);
 	if (p < end && (*p == 'e' || *p == 'E')) {
+		const char *x0;
+		int64_t x = 0;
+
 		t->integer = false;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			eneg = *p++ == '-';
 		if (p >= end || !digit(*p)) {
 			jp->p = p;
 			return fail(jp, "invalid number");
 		}
-		while (p < end && digit(*p))
+		x0 = p;
+		while (p < end && digit(*p)) {
+			if (p - x0 < 8)
+				x = x * 10 + (*p - '0');
 			p++;
+		}
+		if (p - x0 >= 8)
+			nd = SIZE_MAX; /* a huge exponent: left to the slow path */
+		e += eneg ? -x : x;
+	}
+	if (nd <= MANT_DIGITS) {
+		t->exact = true;
+		t->mant = w;
+		t->exp10 = (int32_t)e;
 	}
 	t->n = (size_t)(p - t->p);
 	jp->p = p;
 	return 0;
+}
+
+/*
+ * A finite number token as a double, correctly rounded.  Clinger's fast
+ * path, taken when the digits fit 53 bits and the power of ten is exact,
+ * is the one decimal_to_double takes for the same token, so the two agree
+ * bit for bit; the rest goes to that function.
+ */
+static inline double tok_double(const struct jtok *t)
+{
+	if (t->exact && t->mant < (1ull << 53) && t->exp10 >= -22 && t->exp10 <= 22) {
+		double d = (double)t->mant;
+
+		d = t->exp10 >= 0 ? d * pow10_exact[t->exp10] : d / pow10_exact[-t->exp10];
+		return *t->p == '-' ? -d : d;
+	}
+	return pbj_json_number_to_double(t->p, t->n);
+}
+
+/* A finite integer token's sign and magnitude; false when it passes 64 bits. */
+static inline bool tok_int(const struct jtok *t, bool *neg, uint64_t *mag)
+{
+	if (t->exact) {
+		*neg = *t->p == '-';
+		*mag = t->mant;
+		return true;
+	}
+	return pbj_json_int(t->p, t->n, neg, mag);
 }
 
 /*
@@ -614,21 +686,49 @@ static bool key_equal(const char *a, size_t an, bool aesc, const char *b, size_t
 	}
 }
 
+/* Objects with few keys keep them in a list checked one by one; the hash
+ * table (hashing every key) only pays from this many keys on. */
+#define KEYS_LINEAR 8
+
+static inline bool kentry_is(const struct jp *jp, const struct kentry *e, const struct jtok *k)
+{
+	if (!e->esc && !k->esc)
+		return e->len == k->n && memcmp(jp->start + e->pos - 1, k->p, k->n) == 0;
+	return key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc);
+}
+
 /*
  * Add a key to the frame's set (created on first use, at the scratch top,
  * which is where the frame's tables end whenever it reads a key); fail on
- * a duplicate.
+ * a duplicate.  The set is a list of KEYS_LINEAR entries (cap ==
+ * KEYS_LINEAR), then an open-addressing table of at least twice as many.
  */
 static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
 	struct keyset *ks = &f->keys;
-	uint32_t h = key_hash(k->p, k->n, k->esc);
 	uint32_t pos = (uint32_t)(k->p - jp->start) + 1; /* 0 marks an empty slot */
 	struct kentry *tab;
+	uint32_t h;
 	int rc;
 
-	if (ks->cap == 0 || (ks->count + 1) * 2 > ks->cap) {
-		uint32_t cap = ks->cap ? ks->cap * 2 : 16;
+	if (ks->count < KEYS_LINEAR) {
+		if (ks->cap == 0) {
+			if ((rc = pbj_scratch_alloc(&jp->sc, KEYS_LINEAR * sizeof(struct kentry),
+						    &ks->off)) < 0)
+				return oom(jp, rc);
+			ks->cap = KEYS_LINEAR;
+		}
+		tab = pbj_at(&jp->sc, ks->off);
+		for (uint32_t i = 0; i < ks->count; i++)
+			if (kentry_is(jp, &tab[i], k))
+				goto dup;
+		tab[ks->count++] = (struct kentry){0, pos, (uint32_t)k->n, k->esc};
+		return 0;
+	}
+	h = key_hash(k->p, k->n, k->esc);
+	if ((ks->count + 1) * 2 > ks->cap) {
+		uint32_t cap = ks->cap == KEYS_LINEAR ? 4 * KEYS_LINEAR : ks->cap * 2;
+		bool linear = ks->cap == KEYS_LINEAR;
 		size_t off, old = ks->off;
 
 		if (cap > UINT32_MAX / 4)
@@ -643,19 +743,17 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 
 			if (e->pos == 0)
 				continue;
+			if (linear)
+				e->hash = key_hash(jp->start + e->pos - 1, e->len, e->esc);
 			uint32_t j = e->hash & (cap - 1);
 
 			while (tab[j].pos != 0)
 				j = (j + 1) & (cap - 1);
 			tab[j] = *e;
 		}
-		if (ks->cap != 0) {
-			/* Slide the new table down over the old one. */
-			memmove(pbj_at(&jp->sc, old), tab, (size_t)cap * sizeof(*tab));
-			jp->sc.top = old + (size_t)cap * sizeof(*tab);
-			off = old;
-		}
-		ks->off = off;
+		/* Slide the new table down over the old one. */
+		memmove(pbj_at(&jp->sc, old), tab, (size_t)cap * sizeof(*tab));
+		jp->sc.top = old + (size_t)cap * sizeof(*tab);
 		ks->cap = cap;
 	}
 	tab = pbj_at(&jp->sc, ks->off);
@@ -672,9 +770,10 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 		}
 		if (e->hash == h &&
 		    key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc))
-			return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n),
-				    k->p);
+			goto dup;
 	}
+dup:
+	return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n), k->p);
 }
 
 /* ---- frames --------------------------------------------------------------------------- */
@@ -739,10 +838,10 @@ static int conv_int(struct jp *jp, const struct jtok *t, unsigned type, uint64_t
 		if (t->special != NUM_FINITE)
 			return fail(jp, "couldn't parse integer: %.*s", (int)t->n, t->p);
 		if (t->integer) {
-			ov = !pbj_json_int(t->p, t->n, &neg, &mag);
+			ov = !tok_int(t, &neg, &mag);
 		} else {
 			/* json.loads made it a float: integral values pass. */
-			double d = pbj_json_number_to_double(t->p, t->n);
+			double d = tok_double(t);
 
 			if (!isfinite(d) || d != trunc(d))
 				return fail(jp, "couldn't parse integer: %.*s", (int)t->n, t->p);
@@ -809,7 +908,7 @@ static int conv_double(struct jp *jp, const struct jtok *t, bool is_float, doubl
 			return fail(jp, "couldn't parse NaN, use quoted \"NaN\" instead");
 		if (t->special != NUM_FINITE)
 			return fail(jp, "couldn't parse Infinity, use quoted \"Infinity\" instead");
-		d = pbj_json_number_to_double(t->p, t->n);
+		d = tok_double(t);
 		if (t->integer) {
 			/* A Python int: float(int) overflows, -0 is 0. */
 			if (isinf(d))
@@ -870,10 +969,10 @@ static int conv_enum(struct jp *jp, const struct jtok *t, const struct pb_enum *
 			return fail(jp, "invalid enum value %.*s for enum type %s", (int)t->n, t->p,
 				    e->full_name);
 		if (t->integer) {
-			ov = !pbj_json_int(t->p, t->n, &neg, &mag);
+			ov = !tok_int(t, &neg, &mag);
 		} else {
 			/* int() of a float truncates toward zero. */
-			double d = trunc(pbj_json_number_to_double(t->p, t->n));
+			double d = trunc(tok_double(t));
 
 			if (!isfinite(d))
 				return fail(jp, "invalid enum value for enum type %s",
@@ -1112,10 +1211,9 @@ static int write_field_mask(struct jp *jp, const struct jtok *t)
 	return 0;
 }
 
-/* google.protobuf.Value from any JSON value. */
-static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending *pd)
+/* The body of a google.protobuf.Value from a scalar token. */
+static int value_scalar(struct jp *jp, const struct jtok *t)
 {
-	const struct pb_message *v = NULL;
 	double d;
 
 	switch (t->kind) {
@@ -1126,7 +1224,7 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 			return -1;
 		jp->out->data[jp->out->len++] = t->kind == T_NULL ? 0x08 : 0x20;
 		jp->out->data[jp->out->len++] = t->kind == T_TRUE;
-		return close_pending(jp, pd);
+		return 0;
 	case T_NUM:
 		if (t->special == NUM_NAN)
 			d = NAN;
@@ -1135,7 +1233,7 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 		else if (t->special == NUM_NINF)
 			d = -INFINITY;
 		else {
-			d = pbj_json_number_to_double(t->p, t->n);
+			d = tok_double(t);
 			if (t->integer) {
 				if (isinf(d))
 					return fail(jp, "integer too large to convert to float");
@@ -1147,19 +1245,27 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 			return -1;
 		jp->out->data[jp->out->len++] = 0x11;
 		pb_append_fixed64(jp->out, pb_double_bits(d));
-		return close_pending(jp, pd);
-	case T_STR:
-		if (write_text(jp, 3, t, false) < 0)
-			return -1;
-		return close_pending(jp, pd);
+		return 0;
+	default: return write_text(jp, 3, t, false);
+	}
+}
+
+/* google.protobuf.Value from any JSON value. */
+static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending *pd)
+{
+	switch (t->kind) {
 	case T_OBJ:
 		if (open_len(jp, 5, pd) < 0)
 			return -1;
-		return push(jp, F_STRUCT, v, NULL, pd, false, NULL);
-	default:
+		return push(jp, F_STRUCT, NULL, NULL, pd, false, NULL);
+	case T_ARR:
 		if (open_len(jp, 6, pd) < 0)
 			return -1;
-		return push(jp, F_LIST, v, NULL, pd, false, NULL);
+		return push(jp, F_LIST, NULL, NULL, pd, false, NULL);
+	default:
+		if (value_scalar(jp, t) < 0)
+			return -1;
+		return close_pending(jp, pd);
 	}
 }
 
@@ -1673,18 +1779,60 @@ static int map_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 	return close_pending(jp, &pd);
 }
 
+/*
+ * A Struct field: an entry {1: key, 2: Value} of the fields map.  For a
+ * plain key the entry's head is written in one go, with room asked for
+ * as the three writes of the general path would have asked (same limit
+ * errors); a scalar value then closes both lengths at once.
+ */
 static int struct_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
+	struct pb_buf *o = jp->out;
 	struct pending pd;
 	struct jtok t;
+	size_t at, kv, need;
+	uint8_t *d;
 
 	pd.n = 0;
 	if (k->lone)
 		return fail(jp, "unpaired surrogate in key");
-	if (key_add(jp, f, k) < 0 || open_len(jp, 1, &pd) < 0 || write_text(jp, 1, k, false) < 0 ||
-	    open_len(jp, 2, &pd) < 0 || next_value(jp, &t) < 0)
+	if (key_add(jp, f, k) < 0)
 		return -1;
-	return begin_value_body(jp, &t, &pd);
+	if (k->esc) {
+		if (open_len(jp, 1, &pd) < 0 || write_text(jp, 1, k, false) < 0 ||
+		    open_len(jp, 2, &pd) < 0 || next_value(jp, &t) < 0)
+			return -1;
+		return begin_value_body(jp, &t, &pd);
+	}
+	/*   0x0a [L] 0x0a klen key 0x12 [L] value   */
+	kv = pb_varint_size(k->n);
+	need = k->n + 22 > k->n + kv + 14 ? k->n + 22 : k->n + kv + 14;
+	if (room(jp, need) < 0)
+		return -1;
+	at = o->len;
+	d = o->data + at;
+	d[0] = 0x0a;
+	d[2] = 0x0a;
+	d = pb_put_varint(d + 3, k->n);
+	pbj_copy(d, k->p, k->n);
+	d += k->n;
+	d[0] = 0x12;
+	o->len = (size_t)(d + 2 - o->data);
+	pd.at[0] = at + 1;
+	pd.at[1] = o->len - 1;
+	pd.n = 2;
+	if (next_value(jp, &t) < 0)
+		return -1;
+	if (t.kind == T_OBJ || t.kind == T_ARR)
+		return begin_value_body(jp, &t, &pd);
+	if (value_scalar(jp, &t) < 0)
+		return -1;
+	if (o->len - at - 2 < 0x80) {
+		o->data[pd.at[1]] = (uint8_t)(o->len - pd.at[1] - 1);
+		o->data[at + 1] = (uint8_t)(o->len - at - 2);
+		return 0;
+	}
+	return close_pending(jp, &pd);
 }
 
 static int any_wkt_member(struct jp *jp, struct jframe *f, const struct jtok *k)
@@ -2056,7 +2204,7 @@ int pb_set_field_from_text(const struct pb_message *m, const char *path, size_t 
 		value = "";
 	if (path == NULL)
 		path = "";
-	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
+	t = (struct jtok){.kind = T_STR, .p = value, .n = value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, value, value_len);
 	if (rc == 0)
@@ -2093,8 +2241,8 @@ int pb_set_map_entry_from_text(const struct pb_message *m, const char *path, siz
 		value = "";
 	if (path == NULL)
 		path = "";
-	k = (struct jtok){T_STR, false, false, false, 0, key, key_len};
-	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
+	k = (struct jtok){.kind = T_STR, .p = key, .n = key_len};
+	t = (struct jtok){.kind = T_STR, .p = value, .n = value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, key, key_len);
 	if (rc == 0)
