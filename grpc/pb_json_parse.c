@@ -260,6 +260,9 @@ static inline void skip_ws(struct jp *jp)
 {
 	const char *p = jp->p;
 
+	/* Compact JSON, the common case: no space at all. */
+	if (p < jp->end && (unsigned char)*p > ' ')
+		return;
 	while (p < jp->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	jp->p = p;
@@ -293,6 +296,23 @@ static bool hex4(const char *p, const char *end, unsigned *u)
 	return true;
 }
 
+/* Past the bytes at p that need no second look in a string: sixteen at a
+ * time while the input lasts, where keys and most values end within the
+ * first block; the input's last bytes by pbj_plain_run. */
+static inline const char *plain_skip(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		unsigned m = pbj_sse_unplain((const uint8_t *)p);
+
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	return p + pbj_plain_run((const uint8_t *)p, (size_t)(end - p));
+}
+
 /* A string token; jp->p at the opening quote. */
 static int scan_string(struct jp *jp, struct jtok *t)
 {
@@ -302,7 +322,7 @@ static int scan_string(struct jp *jp, struct jtok *t)
 	t->esc = t->lone = false;
 	t->p = p;
 	for (;;) {
-		p += pbj_plain_run((const uint8_t *)p, (size_t)(end - p));
+		p = plain_skip(p, end);
 		if (p >= end) {
 			jp->p = p;
 			return fail(jp, "unterminated string");
@@ -1609,9 +1629,13 @@ static const struct pb_field *lookup_field(struct jframe *f, const char *s, size
 	const struct pb_field *fld;
 
 	*by_proto = false;
-	if (f->hint < m->nfields) {
-		fld = &m->fields[f->hint];
-		if (name_eq(fld->json_name, s, n))
+	/* Members mostly come in field order, some left out: the field
+	 * after the last one, or the one after that. */
+	for (unsigned i = f->hint; i < m->nfields && i <= f->hint + 1; i++) {
+		fld = &m->fields[i];
+		if (fld->json_key != NULL
+			    ? fld->json_key_len - 4 == n && memcmp(fld->json_key + 2, s, n) == 0
+			    : name_eq(fld->json_name, s, n))
 			return fld;
 	}
 	fld = pb_field_by_json(m, s, n);
