@@ -313,14 +313,15 @@ static inline const char *plain_skip(const char *p, const char *end)
 	return p + pbj_plain_run((const uint8_t *)p, (size_t)(end - p));
 }
 
-/* A string token; jp->p at the opening quote. */
-static int scan_string(struct jp *jp, struct jtok *t)
+/* A string token; jp->p at the opening quote, and the bytes before `from`
+ * known to need no second look. */
+static int scan_string_any(struct jp *jp, struct jtok *t, const char *from)
 {
-	const char *p = jp->p + 1, *end = jp->end;
+	const char *p = from, *end = jp->end;
 
 	t->kind = T_STR;
 	t->esc = t->lone = false;
-	t->p = p;
+	t->p = jp->p + 1;
 	for (;;) {
 		p = plain_skip(p, end);
 		if (p >= end) {
@@ -386,6 +387,63 @@ static int scan_string(struct jp *jp, struct jtok *t)
 	t->n = (size_t)(p - t->p);
 	jp->p = p + 1;
 	return 0;
+}
+
+/* The same; inline for the common string: no escape, no byte outside
+ * 0x20..0x7f, closed where 16-byte blocks of input still fit. */
+static inline int scan_string(struct jp *jp, struct jtok *t)
+{
+	const char *p = jp->p + 1;
+#ifdef __SSE2__
+	while (jp->end - p >= 16) {
+		unsigned m = pbj_sse_unplain((const uint8_t *)p);
+
+		if (m == 0) {
+			p += 16;
+			continue;
+		}
+		p += __builtin_ctz(m);
+		if (*p != '"')
+			break;
+		t->kind = T_STR;
+		t->esc = t->lone = false;
+		t->p = jp->p + 1;
+		t->n = (size_t)(p - t->p);
+		jp->p = p + 1;
+		return 0;
+	}
+#endif
+	return scan_string_any(jp, t, p);
+}
+
+/* a[0..n) == b[0..n), for the short names keys are, with loads that stay
+ * inside both ranges. */
+static inline bool short_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	uint32_t i, j, k, l;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		memcpy(&i, a, 4);
+		memcpy(&j, b, 4);
+		memcpy(&k, a + n - 4, 4);
+		memcpy(&l, b + n - 4, 4);
+		return ((i ^ j) | (k ^ l)) == 0;
+	}
+	if (n < 4) {
+		for (size_t c = 0; c < n; c++)
+			if (a[c] != b[c])
+				return false;
+		return true;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 static bool lit(struct jp *jp, const char *word, size_t n)
@@ -713,7 +771,7 @@ static bool key_equal(const char *a, size_t an, bool aesc, const char *b, size_t
 static inline bool kentry_is(const struct jp *jp, const struct kentry *e, const struct jtok *k)
 {
 	if (!e->esc && !k->esc)
-		return e->len == k->n && memcmp(jp->start + e->pos - 1, k->p, k->n) == 0;
+		return e->len == k->n && short_eq(jp->start + e->pos - 1, k->p, k->n);
 	return key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc);
 }
 
@@ -723,7 +781,28 @@ static inline bool kentry_is(const struct jp *jp, const struct kentry *e, const 
  * a duplicate.  The set is a list of KEYS_LINEAR entries (cap ==
  * KEYS_LINEAR), then an open-addressing table of at least twice as many.
  */
-static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
+static int key_add_more(struct jp *jp, struct jframe *f, const struct jtok *k);
+
+static inline __attribute__((always_inline)) int key_add(struct jp *jp, struct jframe *f,
+							 const struct jtok *k)
+{
+	struct keyset *ks = &f->keys;
+	struct kentry *tab;
+
+	if (ks->count >= KEYS_LINEAR || ks->cap == 0)
+		return key_add_more(jp, f, k);
+	tab = pbj_at(&jp->sc, ks->off);
+	for (uint32_t i = 0; i < ks->count; i++)
+		if (kentry_is(jp, &tab[i], k))
+			return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n),
+				    k->p);
+	tab[ks->count++] =
+		(struct kentry){0, (uint32_t)(k->p - jp->start) + 1, (uint32_t)k->n, k->esc};
+	return 0;
+}
+
+/* key_add for the first key and from the KEYS_LINEAR-th on. */
+static int key_add_more(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
 	struct keyset *ks = &f->keys;
 	uint32_t pos = (uint32_t)(k->p - jp->start) + 1; /* 0 marks an empty slot */
@@ -731,17 +810,12 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 	uint32_t h;
 	int rc;
 
-	if (ks->count < KEYS_LINEAR) {
-		if (ks->cap == 0) {
-			if ((rc = pbj_scratch_alloc(&jp->sc, KEYS_LINEAR * sizeof(struct kentry),
-						    &ks->off)) < 0)
-				return oom(jp, rc);
-			ks->cap = KEYS_LINEAR;
-		}
+	if (ks->cap == 0) {
+		if ((rc = pbj_scratch_alloc(&jp->sc, KEYS_LINEAR * sizeof(struct kentry),
+					    &ks->off)) < 0)
+			return oom(jp, rc);
+		ks->cap = KEYS_LINEAR;
 		tab = pbj_at(&jp->sc, ks->off);
-		for (uint32_t i = 0; i < ks->count; i++)
-			if (kentry_is(jp, &tab[i], k))
-				goto dup;
 		tab[ks->count++] = (struct kentry){0, pos, (uint32_t)k->n, k->esc};
 		return 0;
 	}
@@ -1086,7 +1160,26 @@ static void append_wire_value(struct pb_buf *o, unsigned wire, uint64_t v)
  * text is decoded into place after a gap as long as the longest length
  * varint, then its length written and the content slid down.
  */
-static int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
+static int write_text_decoded(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes);
+
+static inline int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
+{
+	struct pb_buf *o = jp->out;
+
+	if (t->kind != T_STR || t->lone || t->esc || bytes)
+		return write_text_decoded(jp, number, t, bytes);
+	if (room(jp, t->n + 2 * PB_VARINT_MAX) < 0)
+		return -1;
+	if (number != 0)
+		pb_append_tag(o, number, PB_WIRE_LEN);
+	pb_append_varint(o, t->n);
+	pbj_copy(o->data + o->len, t->p, t->n);
+	o->len += t->n;
+	return 0;
+}
+
+/* write_text for the rest: errors, escapes, bytes. */
+static int write_text_decoded(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
 {
 	struct pb_buf *o = jp->out;
 	size_t n;
@@ -1099,11 +1192,6 @@ static int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool
 		return -1;
 	if (number != 0)
 		pb_append_tag(o, number, PB_WIRE_LEN);
-	if (!t->esc && !bytes) {
-		pb_append_varint(o, t->n);
-		pb_append_bytes(o, t->p, t->n);
-		return 0;
-	}
 	uint8_t *gap = o->data + o->len + PB_VARINT_MAX;
 
 	n = decode_string(t, gap);
@@ -1232,7 +1320,7 @@ static int write_field_mask(struct jp *jp, const struct jtok *t)
 }
 
 /* The body of a google.protobuf.Value from a scalar token. */
-static int value_scalar(struct jp *jp, const struct jtok *t)
+static inline int value_scalar(struct jp *jp, const struct jtok *t)
 {
 	double d;
 
@@ -1313,7 +1401,7 @@ static int find_any_type(struct jp *jp, struct jtok *type)
 		struct jtok k;
 
 		if (c == '"') {
-			if (scan_string(jp, &k) < 0)
+			if (scan_string_any(jp, &k, jp->p + 1) < 0)
 				break;
 			if (depth != 0)
 				continue;
@@ -1324,7 +1412,8 @@ static int find_any_type(struct jp *jp, struct jtok *type)
 			if (!key_equal(k.p, k.n, k.esc, "@type", 5, false))
 				continue;
 			skip_ws(jp);
-			if (jp->p < jp->end && *jp->p == '"' && scan_string(jp, type) == 0)
+			if (jp->p < jp->end && *jp->p == '"' &&
+			    scan_string_any(jp, type, jp->p + 1) == 0)
 				rc = 0;
 			else
 				rc = -2;
@@ -1634,7 +1723,7 @@ static const struct pb_field *lookup_field(struct jframe *f, const char *s, size
 	for (unsigned i = f->hint; i < m->nfields && i <= f->hint + 1; i++) {
 		fld = &m->fields[i];
 		if (fld->json_key != NULL
-			    ? fld->json_key_len - 4 == n && memcmp(fld->json_key + 2, s, n) == 0
+			    ? fld->json_key_len - 4 == n && short_eq(fld->json_key + 2, s, n)
 			    : name_eq(fld->json_name, s, n))
 			return fld;
 	}
@@ -1996,8 +2085,16 @@ static int run(struct jp *jp)
 			return fail(jp, "unexpected end of input");
 		if (f->need_sep) {
 			if (*jp->p == ',') {
+				/* The next member or element at once, as the
+				 * next turn would read it. */
 				jp->p++;
 				f->need_sep = false;
+				skip_ws(jp);
+				if (jp->p >= jp->end)
+					return fail(jp, "unexpected end of input");
+				rc = obj ? member(jp, f) : element(jp, f);
+				if (rc < 0)
+					return rc;
 				continue;
 			}
 			if (*jp->p != close)
