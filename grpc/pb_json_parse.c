@@ -1934,12 +1934,18 @@ static int struct_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 	pd.at[0] = at + 1;
 	pd.at[1] = o->len - 1;
 	pd.n = 2;
-	if (next_value(jp, &t) < 0)
-		return -1;
-	if (t.kind == T_OBJ || t.kind == T_ARR)
-		return begin_value_body(jp, &t, &pd);
-	if (value_scalar(jp, &t) < 0)
-		return -1;
+	/* Strings, the usual values, without the calls of the general case. */
+	if (jp->p < jp->end && *jp->p == '"') {
+		if (scan_string(jp, &t) < 0 || write_text(jp, 3, &t, false) < 0)
+			return -1;
+	} else {
+		if (next_value(jp, &t) < 0)
+			return -1;
+		if (t.kind == T_OBJ || t.kind == T_ARR)
+			return begin_value_body(jp, &t, &pd);
+		if (value_scalar(jp, &t) < 0)
+			return -1;
+	}
 	if (o->len - at - 2 < 0x80) {
 		o->data[pd.at[1]] = (uint8_t)(o->len - pd.at[1] - 1);
 		o->data[at + 1] = (uint8_t)(o->len - at - 2);
@@ -2041,11 +2047,15 @@ static int member(struct jp *jp, struct jframe *f)
 	f->keylen = (uint32_t)(k.n > UINT32_MAX ? UINT32_MAX : k.n);
 	f->first = false;
 	f->need_sep = true;
-	skip_ws(jp);
-	if (jp->p >= jp->end || *jp->p != ':')
-		return fail(jp, "expecting ':' delimiter");
-	jp->p++;
-	skip_ws(jp);
+	if (jp->end - jp->p >= 2 && jp->p[0] == ':' && (unsigned char)jp->p[1] > ' ') {
+		jp->p++; /* compact JSON: the value right after the colon */
+	} else {
+		skip_ws(jp);
+		if (jp->p >= jp->end || *jp->p != ':')
+			return fail(jp, "expecting ':' delimiter");
+		jp->p++;
+		skip_ws(jp);
+	}
 	switch (f->kind) {
 	case F_MSG: return msg_member(jp, f, &k);
 	case F_MAP: return map_member(jp, f, &k);
