@@ -65,8 +65,11 @@ struct jtok {
 	bool lone;       /* T_STR: has an unpaired UTF-16 surrogate escape */
 	bool integer;    /* T_NUM: no fraction, no exponent */
 	uint8_t special; /* T_NUM: NUM_* */
+	bool exact;      /* T_NUM: value is mant x 10^exp10, see scan_number */
 	const char *p;   /* T_STR: the raw text between the quotes */
 	size_t n;
+	uint64_t mant; /* T_NUM, exact: the digits, sign aside */
+	int32_t exp10;
 };
 
 enum fkind {
@@ -257,6 +260,9 @@ static inline void skip_ws(struct jp *jp)
 {
 	const char *p = jp->p;
 
+	/* Compact JSON, the common case: no space at all. */
+	if (p < jp->end && (unsigned char)*p > ' ')
+		return;
 	while (p < jp->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	jp->p = p;
@@ -290,16 +296,34 @@ static bool hex4(const char *p, const char *end, unsigned *u)
 	return true;
 }
 
-/* A string token; jp->p at the opening quote. */
-static int scan_string(struct jp *jp, struct jtok *t)
+/* Past the bytes at p that need no second look in a string: sixteen at a
+ * time while the input lasts, where keys and most values end within the
+ * first block; the input's last bytes by pbj_plain_run. */
+static inline const char *plain_skip(const char *p, const char *end)
 {
-	const char *p = jp->p + 1, *end = jp->end;
+#ifdef __SSE2__
+	while (end - p >= 16) {
+		unsigned m = pbj_sse_unplain((const uint8_t *)p);
+
+		if (m != 0)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+#endif
+	return p + pbj_plain_run((const uint8_t *)p, (size_t)(end - p));
+}
+
+/* A string token; jp->p at the opening quote, and the bytes before `from`
+ * known to need no second look. */
+static int scan_string_any(struct jp *jp, struct jtok *t, const char *from)
+{
+	const char *p = from, *end = jp->end;
 
 	t->kind = T_STR;
 	t->esc = t->lone = false;
-	t->p = p;
+	t->p = jp->p + 1;
 	for (;;) {
-		p += pbj_plain_run((const uint8_t *)p, (size_t)(end - p));
+		p = plain_skip(p, end);
 		if (p >= end) {
 			jp->p = p;
 			return fail(jp, "unterminated string");
@@ -365,6 +389,63 @@ static int scan_string(struct jp *jp, struct jtok *t)
 	return 0;
 }
 
+/* The same; inline for the common string: no escape, no byte outside
+ * 0x20..0x7f, closed where 16-byte blocks of input still fit. */
+static inline int scan_string(struct jp *jp, struct jtok *t)
+{
+	const char *p = jp->p + 1;
+#ifdef __SSE2__
+	while (jp->end - p >= 16) {
+		unsigned m = pbj_sse_unplain((const uint8_t *)p);
+
+		if (m == 0) {
+			p += 16;
+			continue;
+		}
+		p += __builtin_ctz(m);
+		if (*p != '"')
+			break;
+		t->kind = T_STR;
+		t->esc = t->lone = false;
+		t->p = jp->p + 1;
+		t->n = (size_t)(p - t->p);
+		jp->p = p + 1;
+		return 0;
+	}
+#endif
+	return scan_string_any(jp, t, p);
+}
+
+/* a[0..n) == b[0..n), for the short names keys are, with loads that stay
+ * inside both ranges. */
+static inline bool short_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	uint32_t i, j, k, l;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&u, a + n - 8, 8);
+		memcpy(&v, b + n - 8, 8);
+		return ((x ^ y) | (u ^ v)) == 0;
+	}
+	if (n >= 4 && n < 8) {
+		memcpy(&i, a, 4);
+		memcpy(&j, b, 4);
+		memcpy(&k, a + n - 4, 4);
+		memcpy(&l, b + n - 4, 4);
+		return ((i ^ j) | (k ^ l)) == 0;
+	}
+	if (n < 4) {
+		for (size_t c = 0; c < n; c++)
+			if (a[c] != b[c])
+				return false;
+		return true;
+	}
+	return memcmp(a, b, n) == 0;
+}
+
 static bool lit(struct jp *jp, const char *word, size_t n)
 {
 	if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0)
@@ -378,20 +459,39 @@ static inline bool digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* A number token (RFC 8259, plus Python's NaN / Infinity / -Infinity). */
+/* Exact powers of ten as doubles (10^22 is the last one). */
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Digits a uint64_t always holds. */
+#define MANT_DIGITS 19
+
+/*
+ * A number token (RFC 8259, plus Python's NaN / Infinity / -Infinity).
+ * The digits are summed on the way: a token of at most 19 digits, whose
+ * value is then mant x 10^exp10, converts without reading its text again
+ * (t->exact; see tok_double).
+ */
 static int scan_number(struct jp *jp, struct jtok *t)
 {
-	const char *p = jp->p, *end = jp->end;
+	const char *p = jp->p, *end = jp->end, *d0, *f0 = NULL;
+	uint64_t w = 0;
+	int64_t e = 0;
+	bool eneg = false;
 
 	t->kind = T_NUM;
 	t->integer = true;
+	t->exact = false;
 	t->special = NUM_FINITE;
 	t->p = p;
-	if (lit(jp, "NaN", 3) || lit(jp, "Infinity", 8) || lit(jp, "-Infinity", 9)) {
-		t->special = *p == 'N' ? NUM_NAN : *p == 'I' ? NUM_INF : NUM_NINF;
-		t->integer = false;
-		t->n = (size_t)(jp->p - p);
-		return 0;
+	if (p < end && (*p == 'N' || *p == 'I' || (*p == '-' && end - p > 1 && p[1] == 'I'))) {
+		if (lit(jp, "NaN", 3) || lit(jp, "Infinity", 8) || lit(jp, "-Infinity", 9)) {
+			t->special = *p == 'N' ? NUM_NAN : *p == 'I' ? NUM_INF : NUM_NINF;
+			t->integer = false;
+			t->n = (size_t)(jp->p - p);
+			return 0;
+		}
 	}
 	if (p < end && *p == '-')
 		p++;
@@ -399,11 +499,12 @@ static int scan_number(struct jp *jp, struct jtok *t)
 		jp->p = p;
 		return fail(jp, "expected a value");
 	}
+	d0 = p;
 	if (*p == '0')
 		p++;
 	else
 		while (p < end && digit(*p))
-			p++;
+			w = w * 10 + (uint64_t)(*p++ - '0');
 	if (p - t->p > PY_INT_MAX_DIGITS && (p >= end || (*p != '.' && *p != 'e' && *p != 'E')) &&
 	    p - t->p - (*t->p == '-') > PY_INT_MAX_DIGITS) {
 		jp->p = p;
@@ -416,24 +517,73 @@ static int scan_number(struct jp *jp, struct jtok *t)
 			jp->p = p;
 			return fail(jp, "invalid number");
 		}
+		f0 = p;
 		while (p < end && digit(*p))
-			p++;
+			w = w * 10 + (uint64_t)(*p++ - '0');
 	}
+	/* Digits summed, the '.' aside; past 19 w wrapped and is unused. */
+	size_t nd = (size_t)(p - d0) - (f0 != NULL);
+
+	if (f0 != NULL)
+		e = -(int64_t)(p - f0);
 	if (p < end && (*p == 'e' || *p == 'E')) {
+		const char *x0;
+		int64_t x = 0;
+
 		t->integer = false;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
-			p++;
+			eneg = *p++ == '-';
 		if (p >= end || !digit(*p)) {
 			jp->p = p;
 			return fail(jp, "invalid number");
 		}
-		while (p < end && digit(*p))
+		x0 = p;
+		while (p < end && digit(*p)) {
+			if (p - x0 < 8)
+				x = x * 10 + (*p - '0');
 			p++;
+		}
+		if (p - x0 >= 8)
+			nd = SIZE_MAX; /* a huge exponent: left to the slow path */
+		e += eneg ? -x : x;
+	}
+	if (nd <= MANT_DIGITS) {
+		t->exact = true;
+		t->mant = w;
+		t->exp10 = (int32_t)e;
 	}
 	t->n = (size_t)(p - t->p);
 	jp->p = p;
 	return 0;
+}
+
+/*
+ * A finite number token as a double, correctly rounded.  Clinger's fast
+ * path, taken when the digits fit 53 bits and the power of ten is exact,
+ * is the one decimal_to_double takes for the same token, so the two agree
+ * bit for bit; the rest goes to that function.
+ */
+static inline double tok_double(const struct jtok *t)
+{
+	if (t->exact && t->mant < (1ull << 53) && t->exp10 >= -22 && t->exp10 <= 22) {
+		double d = (double)t->mant;
+
+		d = t->exp10 >= 0 ? d * pow10_exact[t->exp10] : d / pow10_exact[-t->exp10];
+		return *t->p == '-' ? -d : d;
+	}
+	return pbj_json_number_to_double(t->p, t->n);
+}
+
+/* A finite integer token's sign and magnitude; false when it passes 64 bits. */
+static inline bool tok_int(const struct jtok *t, bool *neg, uint64_t *mag)
+{
+	if (t->exact) {
+		*neg = *t->p == '-';
+		*mag = t->mant;
+		return true;
+	}
+	return pbj_json_int(t->p, t->n, neg, mag);
 }
 
 /*
@@ -614,21 +764,65 @@ static bool key_equal(const char *a, size_t an, bool aesc, const char *b, size_t
 	}
 }
 
+/* Objects with few keys keep them in a list checked one by one; the hash
+ * table (hashing every key) only pays from this many keys on. */
+#define KEYS_LINEAR 8
+
+static inline bool kentry_is(const struct jp *jp, const struct kentry *e, const struct jtok *k)
+{
+	if (!e->esc && !k->esc)
+		return e->len == k->n && short_eq(jp->start + e->pos - 1, k->p, k->n);
+	return key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc);
+}
+
 /*
  * Add a key to the frame's set (created on first use, at the scratch top,
  * which is where the frame's tables end whenever it reads a key); fail on
- * a duplicate.
+ * a duplicate.  The set is a list of KEYS_LINEAR entries (cap ==
+ * KEYS_LINEAR), then an open-addressing table of at least twice as many.
  */
-static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
+static int key_add_more(struct jp *jp, struct jframe *f, const struct jtok *k);
+
+static inline __attribute__((always_inline)) int key_add(struct jp *jp, struct jframe *f,
+							 const struct jtok *k)
 {
 	struct keyset *ks = &f->keys;
-	uint32_t h = key_hash(k->p, k->n, k->esc);
+	struct kentry *tab;
+
+	if (ks->count >= KEYS_LINEAR || ks->cap == 0)
+		return key_add_more(jp, f, k);
+	tab = pbj_at(&jp->sc, ks->off);
+	for (uint32_t i = 0; i < ks->count; i++)
+		if (kentry_is(jp, &tab[i], k))
+			return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n),
+				    k->p);
+	tab[ks->count++] =
+		(struct kentry){0, (uint32_t)(k->p - jp->start) + 1, (uint32_t)k->n, k->esc};
+	return 0;
+}
+
+/* key_add for the first key and from the KEYS_LINEAR-th on. */
+static int key_add_more(struct jp *jp, struct jframe *f, const struct jtok *k)
+{
+	struct keyset *ks = &f->keys;
 	uint32_t pos = (uint32_t)(k->p - jp->start) + 1; /* 0 marks an empty slot */
 	struct kentry *tab;
+	uint32_t h;
 	int rc;
 
-	if (ks->cap == 0 || (ks->count + 1) * 2 > ks->cap) {
-		uint32_t cap = ks->cap ? ks->cap * 2 : 16;
+	if (ks->cap == 0) {
+		if ((rc = pbj_scratch_alloc(&jp->sc, KEYS_LINEAR * sizeof(struct kentry),
+					    &ks->off)) < 0)
+			return oom(jp, rc);
+		ks->cap = KEYS_LINEAR;
+		tab = pbj_at(&jp->sc, ks->off);
+		tab[ks->count++] = (struct kentry){0, pos, (uint32_t)k->n, k->esc};
+		return 0;
+	}
+	h = key_hash(k->p, k->n, k->esc);
+	if ((ks->count + 1) * 2 > ks->cap) {
+		uint32_t cap = ks->cap == KEYS_LINEAR ? 4 * KEYS_LINEAR : ks->cap * 2;
+		bool linear = ks->cap == KEYS_LINEAR;
 		size_t off, old = ks->off;
 
 		if (cap > UINT32_MAX / 4)
@@ -643,19 +837,17 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 
 			if (e->pos == 0)
 				continue;
+			if (linear)
+				e->hash = key_hash(jp->start + e->pos - 1, e->len, e->esc);
 			uint32_t j = e->hash & (cap - 1);
 
 			while (tab[j].pos != 0)
 				j = (j + 1) & (cap - 1);
 			tab[j] = *e;
 		}
-		if (ks->cap != 0) {
-			/* Slide the new table down over the old one. */
-			memmove(pbj_at(&jp->sc, old), tab, (size_t)cap * sizeof(*tab));
-			jp->sc.top = old + (size_t)cap * sizeof(*tab);
-			off = old;
-		}
-		ks->off = off;
+		/* Slide the new table down over the old one. */
+		memmove(pbj_at(&jp->sc, old), tab, (size_t)cap * sizeof(*tab));
+		jp->sc.top = old + (size_t)cap * sizeof(*tab);
 		ks->cap = cap;
 	}
 	tab = pbj_at(&jp->sc, ks->off);
@@ -672,9 +864,10 @@ static int key_add(struct jp *jp, struct jframe *f, const struct jtok *k)
 		}
 		if (e->hash == h &&
 		    key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc))
-			return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n),
-				    k->p);
+			goto dup;
 	}
+dup:
+	return fail(jp, "duplicate key \"%.*s\"", (int)(k->n > 64 ? 64 : k->n), k->p);
 }
 
 /* ---- frames --------------------------------------------------------------------------- */
@@ -739,10 +932,10 @@ static int conv_int(struct jp *jp, const struct jtok *t, unsigned type, uint64_t
 		if (t->special != NUM_FINITE)
 			return fail(jp, "couldn't parse integer: %.*s", (int)t->n, t->p);
 		if (t->integer) {
-			ov = !pbj_json_int(t->p, t->n, &neg, &mag);
+			ov = !tok_int(t, &neg, &mag);
 		} else {
 			/* json.loads made it a float: integral values pass. */
-			double d = pbj_json_number_to_double(t->p, t->n);
+			double d = tok_double(t);
 
 			if (!isfinite(d) || d != trunc(d))
 				return fail(jp, "couldn't parse integer: %.*s", (int)t->n, t->p);
@@ -809,7 +1002,7 @@ static int conv_double(struct jp *jp, const struct jtok *t, bool is_float, doubl
 			return fail(jp, "couldn't parse NaN, use quoted \"NaN\" instead");
 		if (t->special != NUM_FINITE)
 			return fail(jp, "couldn't parse Infinity, use quoted \"Infinity\" instead");
-		d = pbj_json_number_to_double(t->p, t->n);
+		d = tok_double(t);
 		if (t->integer) {
 			/* A Python int: float(int) overflows, -0 is 0. */
 			if (isinf(d))
@@ -870,10 +1063,10 @@ static int conv_enum(struct jp *jp, const struct jtok *t, const struct pb_enum *
 			return fail(jp, "invalid enum value %.*s for enum type %s", (int)t->n, t->p,
 				    e->full_name);
 		if (t->integer) {
-			ov = !pbj_json_int(t->p, t->n, &neg, &mag);
+			ov = !tok_int(t, &neg, &mag);
 		} else {
 			/* int() of a float truncates toward zero. */
-			double d = trunc(pbj_json_number_to_double(t->p, t->n));
+			double d = trunc(tok_double(t));
 
 			if (!isfinite(d))
 				return fail(jp, "invalid enum value for enum type %s",
@@ -967,7 +1160,26 @@ static void append_wire_value(struct pb_buf *o, unsigned wire, uint64_t v)
  * text is decoded into place after a gap as long as the longest length
  * varint, then its length written and the content slid down.
  */
-static int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
+static int write_text_decoded(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes);
+
+static inline int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
+{
+	struct pb_buf *o = jp->out;
+
+	if (t->kind != T_STR || t->lone || t->esc || bytes)
+		return write_text_decoded(jp, number, t, bytes);
+	if (room(jp, t->n + 2 * PB_VARINT_MAX) < 0)
+		return -1;
+	if (number != 0)
+		pb_append_tag(o, number, PB_WIRE_LEN);
+	pb_append_varint(o, t->n);
+	pbj_copy(o->data + o->len, t->p, t->n);
+	o->len += t->n;
+	return 0;
+}
+
+/* write_text for the rest: errors, escapes, bytes. */
+static int write_text_decoded(struct jp *jp, uint32_t number, const struct jtok *t, bool bytes)
 {
 	struct pb_buf *o = jp->out;
 	size_t n;
@@ -980,11 +1192,6 @@ static int write_text(struct jp *jp, uint32_t number, const struct jtok *t, bool
 		return -1;
 	if (number != 0)
 		pb_append_tag(o, number, PB_WIRE_LEN);
-	if (!t->esc && !bytes) {
-		pb_append_varint(o, t->n);
-		pb_append_bytes(o, t->p, t->n);
-		return 0;
-	}
 	uint8_t *gap = o->data + o->len + PB_VARINT_MAX;
 
 	n = decode_string(t, gap);
@@ -1112,10 +1319,9 @@ static int write_field_mask(struct jp *jp, const struct jtok *t)
 	return 0;
 }
 
-/* google.protobuf.Value from any JSON value. */
-static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending *pd)
+/* The body of a google.protobuf.Value from a scalar token. */
+static inline int value_scalar(struct jp *jp, const struct jtok *t)
 {
-	const struct pb_message *v = NULL;
 	double d;
 
 	switch (t->kind) {
@@ -1126,7 +1332,7 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 			return -1;
 		jp->out->data[jp->out->len++] = t->kind == T_NULL ? 0x08 : 0x20;
 		jp->out->data[jp->out->len++] = t->kind == T_TRUE;
-		return close_pending(jp, pd);
+		return 0;
 	case T_NUM:
 		if (t->special == NUM_NAN)
 			d = NAN;
@@ -1135,7 +1341,7 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 		else if (t->special == NUM_NINF)
 			d = -INFINITY;
 		else {
-			d = pbj_json_number_to_double(t->p, t->n);
+			d = tok_double(t);
 			if (t->integer) {
 				if (isinf(d))
 					return fail(jp, "integer too large to convert to float");
@@ -1147,19 +1353,27 @@ static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending 
 			return -1;
 		jp->out->data[jp->out->len++] = 0x11;
 		pb_append_fixed64(jp->out, pb_double_bits(d));
-		return close_pending(jp, pd);
-	case T_STR:
-		if (write_text(jp, 3, t, false) < 0)
-			return -1;
-		return close_pending(jp, pd);
+		return 0;
+	default: return write_text(jp, 3, t, false);
+	}
+}
+
+/* google.protobuf.Value from any JSON value. */
+static int begin_value_body(struct jp *jp, const struct jtok *t, struct pending *pd)
+{
+	switch (t->kind) {
 	case T_OBJ:
 		if (open_len(jp, 5, pd) < 0)
 			return -1;
-		return push(jp, F_STRUCT, v, NULL, pd, false, NULL);
-	default:
+		return push(jp, F_STRUCT, NULL, NULL, pd, false, NULL);
+	case T_ARR:
 		if (open_len(jp, 6, pd) < 0)
 			return -1;
-		return push(jp, F_LIST, v, NULL, pd, false, NULL);
+		return push(jp, F_LIST, NULL, NULL, pd, false, NULL);
+	default:
+		if (value_scalar(jp, t) < 0)
+			return -1;
+		return close_pending(jp, pd);
 	}
 }
 
@@ -1187,7 +1401,7 @@ static int find_any_type(struct jp *jp, struct jtok *type)
 		struct jtok k;
 
 		if (c == '"') {
-			if (scan_string(jp, &k) < 0)
+			if (scan_string_any(jp, &k, jp->p + 1) < 0)
 				break;
 			if (depth != 0)
 				continue;
@@ -1198,7 +1412,8 @@ static int find_any_type(struct jp *jp, struct jtok *type)
 			if (!key_equal(k.p, k.n, k.esc, "@type", 5, false))
 				continue;
 			skip_ws(jp);
-			if (jp->p < jp->end && *jp->p == '"' && scan_string(jp, type) == 0)
+			if (jp->p < jp->end && *jp->p == '"' &&
+			    scan_string_any(jp, type, jp->p + 1) == 0)
 				rc = 0;
 			else
 				rc = -2;
@@ -1503,9 +1718,13 @@ static const struct pb_field *lookup_field(struct jframe *f, const char *s, size
 	const struct pb_field *fld;
 
 	*by_proto = false;
-	if (f->hint < m->nfields) {
-		fld = &m->fields[f->hint];
-		if (name_eq(fld->json_name, s, n))
+	/* Members mostly come in field order, some left out: the field
+	 * after the last one, or the one after that. */
+	for (unsigned i = f->hint; i < m->nfields && i <= f->hint + 1; i++) {
+		fld = &m->fields[i];
+		if (fld->json_key != NULL
+			    ? fld->json_key_len - 4 == n && short_eq(fld->json_key + 2, s, n)
+			    : name_eq(fld->json_name, s, n))
 			return fld;
 	}
 	fld = pb_field_by_json(m, s, n);
@@ -1673,18 +1892,66 @@ static int map_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 	return close_pending(jp, &pd);
 }
 
+/*
+ * A Struct field: an entry {1: key, 2: Value} of the fields map.  For a
+ * plain key the entry's head is written in one go, with room asked for
+ * as the three writes of the general path would have asked (same limit
+ * errors); a scalar value then closes both lengths at once.
+ */
 static int struct_member(struct jp *jp, struct jframe *f, const struct jtok *k)
 {
+	struct pb_buf *o = jp->out;
 	struct pending pd;
 	struct jtok t;
+	size_t at, kv, need;
+	uint8_t *d;
 
 	pd.n = 0;
 	if (k->lone)
 		return fail(jp, "unpaired surrogate in key");
-	if (key_add(jp, f, k) < 0 || open_len(jp, 1, &pd) < 0 || write_text(jp, 1, k, false) < 0 ||
-	    open_len(jp, 2, &pd) < 0 || next_value(jp, &t) < 0)
+	if (key_add(jp, f, k) < 0)
 		return -1;
-	return begin_value_body(jp, &t, &pd);
+	if (k->esc) {
+		if (open_len(jp, 1, &pd) < 0 || write_text(jp, 1, k, false) < 0 ||
+		    open_len(jp, 2, &pd) < 0 || next_value(jp, &t) < 0)
+			return -1;
+		return begin_value_body(jp, &t, &pd);
+	}
+	/*   0x0a [L] 0x0a klen key 0x12 [L] value   */
+	kv = pb_varint_size(k->n);
+	need = k->n + 22 > k->n + kv + 14 ? k->n + 22 : k->n + kv + 14;
+	if (room(jp, need) < 0)
+		return -1;
+	at = o->len;
+	d = o->data + at;
+	d[0] = 0x0a;
+	d[2] = 0x0a;
+	d = pb_put_varint(d + 3, k->n);
+	pbj_copy(d, k->p, k->n);
+	d += k->n;
+	d[0] = 0x12;
+	o->len = (size_t)(d + 2 - o->data);
+	pd.at[0] = at + 1;
+	pd.at[1] = o->len - 1;
+	pd.n = 2;
+	/* Strings, the usual values, without the calls of the general case. */
+	if (jp->p < jp->end && *jp->p == '"') {
+		if (scan_string(jp, &t) < 0 || write_text(jp, 3, &t, false) < 0)
+			return -1;
+	} else {
+		if (next_value(jp, &t) < 0)
+			return -1;
+		if (t.kind == T_OBJ || t.kind == T_ARR)
+			return begin_value_body(jp, &t, &pd);
+		if (value_scalar(jp, &t) < 0)
+			return -1;
+	}
+	if (o->len - at - 2 < 0x80) {
+		o->data[pd.at[1]] = (uint8_t)(o->len - pd.at[1] - 1);
+		o->data[at + 1] = (uint8_t)(o->len - at - 2);
+		return 0;
+	}
+	return close_pending(jp, &pd);
 }
 
 static int any_wkt_member(struct jp *jp, struct jframe *f, const struct jtok *k)
@@ -1780,11 +2047,15 @@ static int member(struct jp *jp, struct jframe *f)
 	f->keylen = (uint32_t)(k.n > UINT32_MAX ? UINT32_MAX : k.n);
 	f->first = false;
 	f->need_sep = true;
-	skip_ws(jp);
-	if (jp->p >= jp->end || *jp->p != ':')
-		return fail(jp, "expecting ':' delimiter");
-	jp->p++;
-	skip_ws(jp);
+	if (jp->end - jp->p >= 2 && jp->p[0] == ':' && (unsigned char)jp->p[1] > ' ') {
+		jp->p++; /* compact JSON: the value right after the colon */
+	} else {
+		skip_ws(jp);
+		if (jp->p >= jp->end || *jp->p != ':')
+			return fail(jp, "expecting ':' delimiter");
+		jp->p++;
+		skip_ws(jp);
+	}
 	switch (f->kind) {
 	case F_MSG: return msg_member(jp, f, &k);
 	case F_MAP: return map_member(jp, f, &k);
@@ -1824,8 +2095,16 @@ static int run(struct jp *jp)
 			return fail(jp, "unexpected end of input");
 		if (f->need_sep) {
 			if (*jp->p == ',') {
+				/* The next member or element at once, as the
+				 * next turn would read it. */
 				jp->p++;
 				f->need_sep = false;
+				skip_ws(jp);
+				if (jp->p >= jp->end)
+					return fail(jp, "unexpected end of input");
+				rc = obj ? member(jp, f) : element(jp, f);
+				if (rc < 0)
+					return rc;
 				continue;
 			}
 			if (*jp->p != close)
@@ -2056,7 +2335,7 @@ int pb_set_field_from_text(const struct pb_message *m, const char *path, size_t 
 		value = "";
 	if (path == NULL)
 		path = "";
-	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
+	t = (struct jtok){.kind = T_STR, .p = value, .n = value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, value, value_len);
 	if (rc == 0)
@@ -2093,8 +2372,8 @@ int pb_set_map_entry_from_text(const struct pb_message *m, const char *path, siz
 		value = "";
 	if (path == NULL)
 		path = "";
-	k = (struct jtok){T_STR, false, false, false, 0, key, key_len};
-	t = (struct jtok){T_STR, false, false, false, 0, value, value_len};
+	k = (struct jtok){.kind = T_STR, .p = key, .n = key_len};
+	t = (struct jtok){.kind = T_STR, .p = value, .n = value_len};
 	jp_init(&jp, NULL, value, value_len, NULL, out, err);
 	rc = text_check(&jp, key, key_len);
 	if (rc == 0)

@@ -1406,6 +1406,40 @@ int pbj_put_duration(struct pb_buf *b, int64_t seconds, int32_t nanos)
 	return 0;
 }
 
+/*
+ * The usual forms, "30s" and "2.500s": [-]digits[.1-9 digits]s with the
+ * seconds in range.  float("0." + frac) * 1e9 is within far less than 0.5
+ * of the integer frac x 10^(9 - k) for k <= 9 digits, so the general
+ * path's nearbyint() gives that integer, which is taken here directly.
+ * False: anything else, left to the general path and its errors.
+ */
+static bool duration_plain(const char *s, size_t n, int64_t *seconds, int32_t *nanos)
+{
+	size_t i = s[0] == '-', j;
+	uint64_t sec = 0;
+	uint32_t ns = 0;
+
+	for (j = i; j < n - 1 && j - i < 12 && is_digit(s[j]); j++)
+		sec = sec * 10 + (uint64_t)(s[j] - '0');
+	if (j == i || sec > (uint64_t)DURATION_MAX)
+		return false;
+	if (s[j] == '.') {
+		size_t f = ++j;
+
+		for (; j < n - 1 && j - f < 9 && is_digit(s[j]); j++)
+			ns = ns * 10 + (uint32_t)(s[j] - '0');
+		if (j == f)
+			return false;
+		for (size_t k = j - f; k < 9; k++)
+			ns *= 10;
+	}
+	if (j != n - 1)
+		return false;
+	*seconds = s[0] == '-' ? -(int64_t)sec : (int64_t)sec;
+	*nanos = s[0] == '-' ? -(int32_t)ns : (int32_t)ns;
+	return true;
+}
+
 int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos, const char **why)
 {
 	const char *point;
@@ -1418,6 +1452,8 @@ int pbj_parse_duration(const char *s, size_t n, int64_t *seconds, int32_t *nanos
 		*why = "Duration must end with letter \"s\"";
 		return -1;
 	}
+	if (duration_plain(s, n, seconds, nanos))
+		return 0;
 	point = memchr_c(s, n, '.');
 	ilen = point ? (size_t)(point - s) : n - 1;
 	if (!pbj_py_int(s, ilen, &neg, &mag, &ov)) {
