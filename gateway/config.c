@@ -46,8 +46,9 @@ static const char usage_text[] =
 	"30)\n"
 	"  --buffers N              receive buffers per worker, a power of two (default 2048)\n"
 	"  --buffer-size BYTES      bytes per receive buffer (default 8192)\n"
-	"  --batch-wait USEC        under load, how long a worker's wait may gather\n"
-	"                           completions into one pass (0: never; default 100)\n"
+	"  --batch-wait USEC        under load, the longest a worker's wait may gather\n"
+	"                           completions into one pass: 6 us per busy connection,\n"
+	"                           at least 100 (0: never; default 300)\n"
 	"  --tls-cert FILE          serve HTTPS: PEM certificate chain, leaf first (with\n"
 	"                           --tls-key); applies to every listener without its own\n"
 	"                           tls section in the config file\n"
@@ -353,7 +354,7 @@ static void config_defaults(struct gw_config *cfg)
 	cfg->buf_count = 2048;
 	cfg->buf_size = 8192;
 	cfg->sq_entries = 1024;
-	cfg->batch_wait_us = 100;
+	cfg->batch_wait_us = 300; /* RING_BATCH_WAIT_US */
 	cfg->http = h1_server_config_default;
 	cfg->annotated_routes = true;
 	cfg->default_timeout_ms = 30000;

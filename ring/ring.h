@@ -81,6 +81,7 @@ struct ring_loop {
 
 	/* Batched waiting (loop.c, "waiting"). */
 	unsigned batch_wait_us; /* 0: the kernel has no minimum wait      */
+	unsigned wait_us;       /* the stretch in use, <= batch_wait_us   */
 	unsigned batch_target;  /* completions that end a batch early     */
 	bool batching;          /* waits are stretched to gather batches  */
 	bool ring_registered;   /* io_uring_enter by registered ring index */
@@ -104,7 +105,7 @@ struct ring_loop_params {
 	unsigned batch_wait_us;
 };
 
-#define RING_BATCH_WAIT_US 100u
+#define RING_BATCH_WAIT_US 300u
 #define RING_BATCH_OFF     (~0u)
 
 /*
