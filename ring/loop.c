@@ -52,13 +52,13 @@
  */
 #define RING_WAIT_PER_SOURCE_US 6u
 #define RING_WAIT_FLOOR_US      100u
-#define RING_BATCH_TARGET   32u
-#define RING_BATCH_TRY      2u
-#define RING_BATCH_KEEP     3u
-#define RING_BATCH_SOURCES  12u
-#define RING_RATE_WINDOW_MS 10u
-#define RING_BACKOFF_MIN_MS 50u
-#define RING_BACKOFF_MAX_MS 1000u
+#define RING_BATCH_TARGET       32u
+#define RING_BATCH_TRY          2u
+#define RING_BATCH_KEEP         3u
+#define RING_BATCH_SOURCES      12u
+#define RING_RATE_WINDOW_MS     10u
+#define RING_BACKOFF_MIN_MS     50u
+#define RING_BACKOFF_MAX_MS     1000u
 
 /* liburing 2.3's headers predate the minimum wait (kernel 6.12) and the
  * registered-ring enter flag's use here; the values are the kernel ABI. */
@@ -454,7 +454,7 @@ static void loop_rate(struct ring_loop *loop, unsigned seen, unsigned own, bool 
 	unsigned floor_us =
 		loop->batch_wait_us < RING_WAIT_FLOOR_US ? loop->batch_wait_us : RING_WAIT_FLOOR_US;
 	unsigned wait_us = sources * RING_WAIT_PER_SOURCE_US;
-	loop->wait_us = wait_us < floor_us		 ? floor_us
+	loop->wait_us = wait_us < floor_us              ? floor_us
 			: wait_us > loop->batch_wait_us ? loop->batch_wait_us
 							: wait_us;
 	if (loop->batching) {
