@@ -537,8 +537,9 @@ static int put_double(struct pp *pp, double d, bool is_float)
 	return 0;
 }
 
-/* Integers are formatted in place: room for the longest, then no copy. */
-static int put_int(struct pp *pp, int64_t v, bool quoted)
+/* Integers are formatted in place: room for the longest, then no copy.
+ * `bits` is an int64_t's two's complement when is_signed. */
+static int put_integer(struct pp *pp, uint64_t bits, bool is_signed, bool quoted)
 {
 	int rc = pb_buf_ensure(pp->out, 24);
 	char *o;
@@ -548,24 +549,7 @@ static int put_int(struct pp *pp, int64_t v, bool quoted)
 	o = (char *)pp->out->data + pp->out->len;
 	o[0] = '"';
 	o += quoted;
-	o += pbj_fmt_i64(o, v);
-	o[0] = '"';
-	o += quoted;
-	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
-	return 0;
-}
-
-static int put_uint(struct pp *pp, uint64_t v, bool quoted)
-{
-	int rc = pb_buf_ensure(pp->out, 24);
-	char *o;
-
-	if (rc < 0)
-		return oom(pp, rc);
-	o = (char *)pp->out->data + pp->out->len;
-	o[0] = '"';
-	o += quoted;
-	o += pbj_fmt_u64(o, v);
+	o += is_signed ? pbj_fmt_i64(o, (int64_t)bits) : pbj_fmt_u64(o, bits);
 	o[0] = '"';
 	o += quoted;
 	pp->out->len = (size_t)((uint8_t *)o - pp->out->data);
@@ -629,16 +613,17 @@ static int put_number(struct pp *pp, const struct pb_field *f, uint64_t raw, boo
 			if (ev != NULL)
 				return put_str(pp, (const uint8_t *)ev->name, strlen(ev->name));
 		}
-		return put_int(pp, (int32_t)raw, false);
+		return put_integer(pp, (uint64_t)(int64_t)(int32_t)raw, true, false);
 	default: break;
 	}
 	if (int_value(f->type, raw, &sv, &uv)) {
 		bool wide = f->type == PB_TYPE_INT64 || f->type == PB_TYPE_SINT64 ||
 			    f->type == PB_TYPE_SFIXED64;
 
-		return put_int(pp, sv, wide || as_key);
+		return put_integer(pp, (uint64_t)sv, true, wide || as_key);
 	}
-	return put_uint(pp, uv, f->type == PB_TYPE_UINT64 || f->type == PB_TYPE_FIXED64 || as_key);
+	return put_integer(pp, uv, false,
+			   f->type == PB_TYPE_UINT64 || f->type == PB_TYPE_FIXED64 || as_key);
 }
 
 /*

@@ -514,10 +514,22 @@ def summarise(res):
         med[case]["cpu_us_per_req_max"] = max(m["cpu_us_per_req"] for m in ms)
     ratios = {}
     st = med["ringgate/static"]["cpu_us_per_req"]
+
+    def paired(num, den):
+        """Round by round (the two cases ran within a minute of each other,
+        so slow drifts of the host cancel), over rounds where neither was
+        disturbed: median, min, max of num/den."""
+        rs = [a["cpu_us_per_req"] / b["cpu_us_per_req"]
+              for a, b in zip(res["rounds"][num], res["rounds"][den])
+              if not a["disturbed"] and not b["disturbed"]]
+        return (statistics.median(rs), min(rs), max(rs)) if rs else (None, None, None)
+
     for route in ROUTES:
         rg = med[f"ringgate/{route}"]["cpu_us_per_req"]
         fa = med[f"fastapi/{route}"]["cpu_us_per_req"]
         ratios[route] = {
+            "paired_ringgate_over_static_cpu": paired(f"ringgate/{route}", "ringgate/static"),
+            "paired_fastapi_over_ringgate_cpu": paired(f"fastapi/{route}", f"ringgate/{route}"),
             "fastapi_over_ringgate_cpu": fa / rg,
             "floor_cpu_1_20": fa / rg >= 20,
             "ringgate_over_static_cpu": rg / st,
@@ -551,6 +563,10 @@ def markdown(results, meta):
     out.append("| backend | route | FastAPI / ringgate CPU per req | floor >= 20 | "
                "ringgate e2e / static CPU per req | floor <= 2 | ringgate / FastAPI req/s |")
     out.append("|---|---|---|---|---|---|---|")
+
+    def fmt_paired(t, digits):
+        return "n/a" if t[0] is None else f"{t[0]:.{digits}f}x ({t[1]:.{digits}f}-{t[2]:.{digits}f})"
+
     for res in results:
         be = res["info"]["backend"]
         for route, r in res["ratios"].items():
@@ -560,6 +576,16 @@ def markdown(results, meta):
                 f"{r['ringgate_over_static_cpu']:.2f}x | "
                 f"{'met' if r['floor_2x_static'] else 'NOT met'} | "
                 f"{r['ringgate_over_fastapi_rps']:.1f}x |")
+    out.append("")
+    out.append("The same ratios taken round by round (each round's two cases ran within a "
+               "minute of each other), median (min-max) over undisturbed rounds:\n")
+    out.append("| backend | route | FastAPI / ringgate | ringgate e2e / static |")
+    out.append("|---|---|---|---|")
+    for res in results:
+        be = res["info"]["backend"]
+        for route, r in res["ratios"].items():
+            out.append(f"| {be} | {route} | {fmt_paired(r['paired_fastapi_over_ringgate_cpu'], 1)} | "
+                       f"{fmt_paired(r['paired_ringgate_over_static_cpu'], 2)} |")
     out.append("")
     for res in results:
         i = res["info"]
