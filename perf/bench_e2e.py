@@ -163,6 +163,20 @@ def proc_sched_ns(pid):
     return total
 
 
+def settle(pids, quiet_ns=2_000_000, window=0.2, max_wait=10.0):
+    """Wait until the processes used less than quiet_ns of CPU over one
+    window: a gateway still working through the backlog of the round before
+    (FastAPI takes tens of ms after wrk stops) shares CPU 0 with the next
+    gateway under test and would delay its first requests."""
+    end = time.monotonic() + max_wait
+    while True:
+        before = sum(proc_sched_ns(p) for p in pids)
+        time.sleep(window)
+        used = sum(proc_sched_ns(p) for p in pids) - before
+        if used < quiet_ns or time.monotonic() >= end:
+            return used
+
+
 def cpu_busy(cpu):
     """(busy, total) jiffies of one CPU from /proc/stat."""
     with open("/proc/stat") as f:
@@ -472,6 +486,7 @@ def run_pass(args, backend, tmp, descriptors, fast_bin, procs):
                 path = STATIC_PATH if route == "static" else ROUTES[route][1]
                 others = [p for p, _ in gws.values() if p != pid] + [be.pid]
                 m_wait = wait_quiet(args.max_wait, log=log)[0] if args.max_wait > 0 else 0.0
+                settle([p for p, _ in gws.values()] + [be.pid])
                 m = measure(pid, others, port, path, luas[route], args.duration,
                             args.connections)
                 m["round"] = i + 1
