@@ -27,9 +27,12 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
+# Ready when the backend says so and both workers hold a connection to it
+# (they began connecting before the backend listened, and back off).
+for _ in $(seq 200); do
 	grep -q READY "$work/backend.log" 2>/dev/null &&
-		curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break
+		curl -fs "http://127.0.0.1:$PORT/metrics" 2>/dev/null |
+		grep -q '^ringgate_upstream_open_conns{upstream="default"} 2$' && break
 	sleep 0.05
 done
 

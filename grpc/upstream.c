@@ -270,6 +270,7 @@ static void slot_connect(struct upstream_slot *sl)
 	}
 	uc->up = u;
 	uc->slot = sl;
+	sl->attempt_ms = u->loop->now_ms;
 	const struct upstream_endpoint *ep = &u->cfg->endpoints[sl->ep];
 	int ret = h2_conn_open(&uc->h2, u->loop, u->chunks, (const struct sockaddr *)&ep->addr,
 			       ep->addrlen, &u->cfg->h2, &pool_conn_ops);
@@ -348,6 +349,25 @@ void upstream_unqueue(struct upstream *u, struct grpc_call *c)
 	u->queued--;
 }
 
+/*
+ * A call found every connection down.  A slot waiting out a long backoff
+ * connects now instead, if its last attempt is at least the initial
+ * backoff old: a backend that came back is used by the next call rather
+ * than after up to backoff_max_ms of failed ones, while a dead one still
+ * gets at most one attempt per initial backoff per slot.  The call then
+ * waits for that attempt like any queued call.
+ */
+static void reconnect_on_demand(struct upstream *u)
+{
+	for (unsigned i = 0; i < u->nslots; i++) {
+		struct upstream_slot *sl = &u->slots[i];
+		if (sl->conn || u->loop->now_ms - sl->attempt_ms < u->cfg->backoff_initial_ms)
+			continue;
+		ring_timer_cancel(u->loop, &sl->retry);
+		slot_connect(sl);
+	}
+}
+
 void upstream_submit(struct upstream *u, struct grpc_call *c)
 {
 	if (u->stopping) {
@@ -365,6 +385,8 @@ void upstream_submit(struct upstream *u, struct grpc_call *c)
 			return;
 		}
 	}
+	if (!any_conn_alive(u))
+		reconnect_on_demand(u);
 	if (!any_conn_alive(u)) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "upstream %s unavailable: %s", u->cfg->name,

@@ -363,6 +363,46 @@ def test_backend_down_is_503(ringgate, descriptors):
     assert time.monotonic() - t0 < 3
 
 
+def test_backend_back_is_used_by_the_next_call(ringgate, descriptors, tmp_path):
+    """After a long outage the backoff timer is far off (here up to 30 s);
+    a call that finds every connection down starts a connect at once (at
+    most one per initial backoff), so the first call after the backend is
+    back succeeds instead of failing until the timer fires."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "gw.yaml"
+    cfg.write_text(f"""
+descriptors: ["{descriptors[0]}"]
+upstreams:
+  - name: be
+    endpoints: ["127.0.0.1:{port}"]
+    backoff: {{initial: 50ms, max: 30s}}
+services:
+  - {{service: "*", upstream: be}}
+""")
+    gw = ringgate("--config", str(cfg), workers=1)
+    end = time.monotonic() + 4.0
+    while time.monotonic() < end:
+        r = call(gw, "GET", "/v1/agents/agent-7f3a9c")
+        assert r.status == 503 and r.json()["code"] == 14, r
+        time.sleep(0.05)
+    before = gw.metrics().value("ringgate_upstream_connect_failures_total", upstream="be")
+    assert before >= 10  # the calls drove attempts, about one per 50 ms
+    proc = subprocess.Popen([PY, os.path.join(REPO, "examples", "agents_backend.py"),
+                             "--descriptors", descriptors[0], "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY"), line
+        time.sleep(0.06)  # past the initial backoff since the last attempt
+        r = call(gw, "GET", "/v1/agents/agent-7f3a9c")
+        assert r.status == 200 and r.json()["id"] == "agent-7f3a9c", r
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
 def test_bad_descriptor_file_exits_2(tmp_path):
     bad = tmp_path / "bad.pb"
     bad.write_bytes(b"\xff\xff\xff not a descriptor set")
