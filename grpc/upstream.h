@@ -65,7 +65,7 @@ struct upstream_conn;
 struct upstream_slot {
 	struct upstream_conn *conn; /* NULL while waiting to reconnect */
 	unsigned ep;
-	unsigned failures; /* consecutive failed connects */
+	unsigned failures;   /* consecutive failed connects */
 	uint64_t attempt_ms; /* loop time the last connect began */
 	struct ring_timer retry;
 	struct upstream *up;
