@@ -1618,6 +1618,60 @@ static int h_static(struct yctx *c, const struct ynode *v, void *base)
 	return 0;
 }
 
+/* ---- io: the workers' io_uring loops (the --buffers, --buffer-size and
+ * --batch-wait options) ---- */
+
+static int h_io_buffers(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct gw_config *cfg = base;
+	uint64_t n;
+	if (want_uint(c, v, 16, 32768, &n))
+		return -1;
+	if (n & (n - 1))
+		return fail(c, v, "expected a power of two from 16 to 32768; got %s", DESCRIBE(v));
+	cfg->buf_count = (unsigned)n;
+	return 0;
+}
+
+/* "300us", "0.5ms", "1ms"; 0 turns batching off. */
+static int h_io_batch_wait(struct yctx *c, const struct ynode *v, void *base)
+{
+	struct gw_config *cfg = base;
+	const char *s, *p;
+	uint64_t ip = 0, frac = 0, scale = 1, us;
+	if (want_string(c, v, &s))
+		return -1;
+	for (p = s; *p >= '0' && *p <= '9' && ip <= 10000; p++)
+		ip = ip * 10 + (uint64_t)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && scale < 1000; p++, scale *= 10)
+			frac = frac * 10 + (uint64_t)(*p - '0');
+	if (p == s || (*s == '.' && p == s + 1))
+		goto bad;
+	if (strcmp(p, "us") == 0 && scale == 1)
+		us = ip;
+	else if (strcmp(p, "ms") == 0)
+		us = ip * 1000 + frac * 1000 / scale;
+	else if (*p == '\0' && ip == 0 && scale == 1)
+		us = 0;
+	else
+		goto bad;
+	if (us > 10000)
+		return fail(c, v, "%s is out of range (0 to 10ms)", s);
+	cfg->batch_wait_us = (unsigned)us;
+	return 0;
+bad:
+	return fail(c, v, "expected a wait like 300us or 0.5ms (0: never batch); got %s",
+		    DESCRIBE(v));
+}
+
+static const struct field io_fields[] = {
+	FN("buffers", false, h_io_buffers),
+	NUM("buffer_size", F_SIZE, struct gw_config, buf_size, 1024, 1u << 20),
+	FN("batch_wait", false, h_io_batch_wait),
+};
+static const struct fieldset io_set = FIELDSET(io_fields);
+
 /* ---- the top level ---- */
 
 static const struct field top_fields[] = {
@@ -1625,6 +1679,7 @@ static const struct field top_fields[] = {
 	NUM("workers", F_UINT, struct gw_config, workers, 1, GW_MAX_WORKERS),
 	FN("cpus", false, h_cpus),
 	FN("log_level", false, h_log_level),
+	SAME("io", io_set),
 	SAME("limits", limits_set),
 	FN("timeouts", false, h_timeouts),
 	FN("descriptors", false, h_descriptors),

@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 	struct gw_snapshot *snap = NULL;
 	char err[512];
 	if (gw_snapshot_build(&cfg, &snap, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ringgate: --static: %s\n", err);
+		fprintf(stderr, "ringgate: %s\n", err);
 		tls_teardown(&cfg, &rt);
 		gw_config_free(&cfg);
 		tls_global_cleanup();

@@ -63,7 +63,9 @@ int gw_snapshot_build(const struct gw_config *cfg, struct gw_snapshot **out, cha
 	for (unsigned i = 0; i < cfg->nstatics; i++) {
 		const struct gw_static_route *sr = &cfg->statics[i];
 		struct gw_route *r = &s->routes[s->nroutes];
-		if (read_file(sr->file, &r->body, &r->body_len, err, errlen) < 0) {
+		char why[400];
+		if (read_file(sr->file, &r->body, &r->body_len, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "static %s: %s", sr->path, why);
 			gw_snapshot_free(s);
 			return -1;
 		}

@@ -30,6 +30,11 @@ def test_example_config_is_valid():
     ("upstreams:\n  - name: a\n    endpoints: [\"127.0.0.1:1\"]\nservices:\n"
      "  - {service: x.Y, upstream: nope}\n", 5, "nope"),
     ("limits:\n  max_body: 1MiB\n  max_body: 2MiB\n", 3, "max_body"),
+    ("io:\n  buffers: 100\n", 2, "power of two"),
+    ("io:\n  buffer_size: 512\n", 2, "buffer_size"),
+    ("io:\n  batch_wait: soon\n", 2, "300us"),
+    ("io:\n  batch_wait: 300\n", 2, "300us"),
+    ("io:\n  batch_wait: 20ms\n", 2, "out of range"),
 ])
 def test_bad_config_exits_2_with_position(tmp_path, text, line, words):
     f = tmp_path / "ringgate.yaml"
@@ -40,6 +45,18 @@ def test_bad_config_exits_2_with_position(tmp_path, text, line, words):
     assert m, p.stderr
     assert int(m.group(1)) == line
     assert words in p.stderr
+
+
+@pytest.mark.parametrize("value,seconds", [("250us", 0.00025), ("0.5ms", 0.0005), ("0", 0)])
+def test_io_batch_wait_from_the_file(ringgate, tmp_path, value, seconds):
+    f = tmp_path / "gw.yaml"
+    f.write_text(f"io:\n  buffers: 64\n  buffer_size: 4KiB\n  batch_wait: {value}\n")
+    gw = ringgate("--config", str(f), workers=1)
+    got = gw.metrics().value("ringgate_loop_batch_wait_seconds")
+    if seconds and got == 0:
+        pytest.skip("the kernel has no io_uring minimum wait (Linux < 6.12)")
+    assert got == pytest.approx(seconds)
+    assert gw.get("/healthz").status == 200
 
 
 def test_config_file_serves_the_api(ringgate, tmp_path, descriptors, agents_backend):
