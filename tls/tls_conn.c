@@ -28,6 +28,7 @@ struct tls_conn {
 	bool established;
 	bool outcome_counted; /* success or failure already in the stats */
 	bool shutdown_sent;
+	bool got_input; /* a first byte came from the peer */
 	const char *in; /* wire bytes wolfSSL may read now */
 	size_t in_len;
 	struct ring_timer hs_timer;
@@ -231,9 +232,40 @@ static int read_records(struct tls_conn *t)
 	return 0;
 }
 
+/*
+ * A TLS record starts with a content type (20..24) and an SSLv2 hello with
+ * its high bit set; a capital letter first is an HTTP method, sent in
+ * plain text to the HTTPS port.  It gets a plain-text 400 saying so (as
+ * nginx does) rather than a bare close the client cannot explain.
+ */
+static bool plain_http_to_tls_port(struct tls_conn *t, const char *data, size_t len)
+{
+	static const char reply[] = "HTTP/1.1 400 Bad Request\r\n"
+				    "Content-Type: text/plain\r\n"
+				    "Content-Length: 56\r\n"
+				    "Connection: close\r\n"
+				    "\r\n"
+				    "This port speaks HTTPS; the request came as plain HTTP.\n";
+	bool first = !t->got_input;
+	t->got_input = true;
+	if (t->side != TLS_SIDE_SERVER || !first || len == 0 || data[0] < 'A' || data[0] > 'Z')
+		return false;
+	count_failure(t, TLS_FAIL_PROTOCOL);
+	tls_log(0, "tls: client handshake failed (%s): a plain HTTP request",
+		tls_fail_name(TLS_FAIL_PROTOCOL));
+	ring_timer_cancel(t->rc->loop, &t->hs_timer);
+	if (ring_outq_append(&t->rc->wire, reply, sizeof(reply) - 1) < 0)
+		ring_conn_close(t->rc);
+	else
+		ring_conn_close_after_flush(t->rc);
+	return true;
+}
+
 static int tls_input(struct ring_conn *c, const char *data, size_t len)
 {
 	struct tls_conn *t = c->filter_ctx;
+	if (!t->established && plain_http_to_tls_port(t, data, len))
+		return 0;
 	t->in = data;
 	t->in_len = len;
 	int ret = 0;

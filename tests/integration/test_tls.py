@@ -597,7 +597,6 @@ def test_garbage_instead_of_client_hello(ringgate, pki, site):
     # the whole message and must judge it rather than wait for more.
     hs = b"\x01" + len(junk).to_bytes(3, "big") + junk
     garbage = [
-        b"GET /r.json HTTP/1.1\r\nHost: localhost\r\n\r\n",  # plain HTTP on the TLS port
         b"\x00" + random.Random(3).randbytes(4095),  # not a TLS record type
         # A complete handshake record holding a ClientHello of junk.
         b"\x16\x03\x01" + len(hs).to_bytes(2, "big") + hs,
@@ -611,6 +610,14 @@ def test_garbage_instead_of_client_hello(ringgate, pki, site):
         took = c.closed_within(3.0)
         assert took is not None, f"still open after {data[:20]!r}"
         assert_nothing_but_alert(c.buf)
+    # Plain HTTP on the TLS port: a plain-text 400 that says so, then close.
+    c = raw_connect(gw)
+    c.send(b"GET /r.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert c.closed_within(3.0) is not None
+    head, _, body = bytes(c.buf).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), c.buf
+    assert b"Connection: close" in head and b"Content-Length: %d" % len(body) in head, c.buf
+    assert b"HTTPS" in body and b"plain HTTP" in body, body
     r = tls_get(gw, client_ctx(pki), "/r.json")
     assert r.status == 200 and r.body == site["small"].read_bytes()
     after = tls_metrics(gw, pki)
