@@ -44,9 +44,9 @@
  * N clients each waiting for its reply, a client's turn comes round about
  * every N / throughput, so a wait proportional to N adds the same share
  * to each turn, while the wake-ups saved per request grow with the wait.
- * On this paravirtualised host a sleep and wake-up costs about as much CPU
- * as a whole static reply (REST -> gRPC through one worker, wrk clients:
- * a flat 300 us wait cut CPU per request by 13-20 % with 32 and 64 clients
+ * On this paravirtualised host a sleep and wake-up costs about 20 us of
+ * CPU, three static replies' worth (REST -> gRPC through one worker, wrk
+ * clients: a flat 300 us wait cut CPU per request by 13-23 % with 32 and 64 clients
  * at the same throughput and median latency, but with 16 clients it cost
  * a third of the throughput; 6 us per client keeps 16 at 100 us).
  */
