@@ -11,6 +11,7 @@
  */
 #include "hpack.h"
 #include "hpack_internal.h"
+#include "bytes_eq.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -970,6 +971,15 @@ static void table_find(const struct hpack_table *t, const struct hpack_header *h
 	}
 }
 
+/* A string literal without Huffman coding (RFC 7541 5.2). */
+static uint8_t *put_raw_string(uint8_t *p, const char *s, size_t n)
+{
+	p = hpack_int_encode(p, 0x00, 7, (uint32_t)n);
+	if (n)
+		memcpy(p, s, n);
+	return p + n;
+}
+
 /* A string literal (RFC 7541 5.2), Huffman-coded when that is shorter. */
 static uint8_t *put_string(const struct hpack_encoder *e, uint8_t *p, const char *s, size_t n)
 {
@@ -981,10 +991,7 @@ static uint8_t *put_string(const struct hpack_encoder *e, uint8_t *p, const char
 			return hpack_huff_encode(p, (const uint8_t *)s, n);
 		}
 	}
-	p = hpack_int_encode(p, 0x00, 7, (uint32_t)n);
-	if (n)
-		memcpy(p, s, n);
-	return p + n;
+	return put_raw_string(p, s, n);
 }
 
 /*
@@ -1001,18 +1008,10 @@ static uint8_t *put_string(const struct hpack_encoder *e, uint8_t *p, const char
  *   otherwise -> literal with incremental indexing, so the next call sends
  *   the field as one indexed octet.
  * A literal reuses a static name index before a dynamic one: static indexes
- * are smaller and never move.
+ * are smaller and never move.  *raw_value is set where the value starts
+ * when the field went out as a literal naming an indexed name with its
+ * value raw (see enc_memo).
  */
-static uint8_t *put_raw_value(uint8_t *p, const char *value, size_t vlen)
-{
-	p = hpack_int_encode(p, 0x00, 7, (uint32_t)vlen);
-	if (vlen)
-		memcpy(p, value, vlen);
-	return p + vlen;
-}
-
-/* *raw_value is set where the value starts when the field went out as a
- * literal naming an indexed name with its value raw (see enc_memo). */
 static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct hpack_header *h,
 			     uint8_t **raw_value)
 {
@@ -1055,7 +1054,7 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 		 * 32-hex-digit request id). */
 		if (nidx && !never)
 			*raw_value = p;
-		p = put_raw_value(p, value, vlen);
+		p = put_raw_string(p, value, vlen);
 	} else {
 		p = put_string(e, p, value, vlen);
 	}
@@ -1063,24 +1062,6 @@ static uint8_t *encode_field(struct hpack_encoder *e, uint8_t *p, const struct h
 		table_insert(&e->t, name, (uint32_t)nlen, value, (uint32_t)vlen, name_hash,
 			     field_hash);
 	return p;
-}
-
-/* memcmp(a, b, n) == 0, inline: for the short strings of a header field
- * the call costs more than the compare. */
-static inline bool bytes_eq(const char *a, const char *b, size_t n)
-{
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8)
-			if (load64(a + i) != load64(b + i))
-				return false;
-		return load64(a + n - 8) == load64(b + n - 8);
-	}
-	if (n >= 4)
-		return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
 }
 
 /* Returns the end of the field's octets when the memo gives them, else NULL. */
@@ -1092,7 +1073,7 @@ static uint8_t *memo_put(const struct enc_memo *m, uint64_t gen, const struct hp
 		return NULL;
 	if (m->name_only) {
 		memcpy(p, m->out, m->out_len);
-		return put_raw_value(p + m->out_len, h->value.base, h->value.len);
+		return put_raw_string(p + m->out_len, h->value.base, h->value.len);
 	}
 	if (m->value_len != h->value.len ||
 	    !bytes_eq(m->bytes + h->name.len, h->value.base, h->value.len))

@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "grpc/bytes_eq.h"
 #include "grpc/pb_json_text.h"
 #include "grpc/pb_wire.h"
 
@@ -416,36 +417,6 @@ static inline int scan_string(struct jp *jp, struct jtok *t)
 	return scan_string_any(jp, t, p);
 }
 
-/* a[0..n) == b[0..n), for the short names keys are, with loads that stay
- * inside both ranges. */
-static inline bool short_eq(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y, u, v;
-	uint32_t i, j, k, l;
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		memcpy(&u, a + n - 8, 8);
-		memcpy(&v, b + n - 8, 8);
-		return ((x ^ y) | (u ^ v)) == 0;
-	}
-	if (n >= 4 && n < 8) {
-		memcpy(&i, a, 4);
-		memcpy(&j, b, 4);
-		memcpy(&k, a + n - 4, 4);
-		memcpy(&l, b + n - 4, 4);
-		return ((i ^ j) | (k ^ l)) == 0;
-	}
-	if (n < 4) {
-		for (size_t c = 0; c < n; c++)
-			if (a[c] != b[c])
-				return false;
-		return true;
-	}
-	return memcmp(a, b, n) == 0;
-}
-
 static bool lit(struct jp *jp, const char *word, size_t n)
 {
 	if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n) != 0)
@@ -458,11 +429,6 @@ static inline bool digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
-
-/* Exact powers of ten as doubles (10^22 is the last one). */
-static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /* Digits a uint64_t always holds. */
 #define MANT_DIGITS 19
@@ -559,19 +525,16 @@ static int scan_number(struct jp *jp, struct jtok *t)
 }
 
 /*
- * A finite number token as a double, correctly rounded.  Clinger's fast
- * path, taken when the digits fit 53 bits and the power of ten is exact,
- * is the one decimal_to_double takes for the same token, so the two agree
- * bit for bit; the rest goes to that function.
+ * A finite number token as a double, correctly rounded: the digits summed
+ * by scan_number go through the same fast path (pbj_decimal_fast) as
+ * pbj_json_number_to_double would take for the text, so the two agree bit
+ * for bit; the rest goes to that function.
  */
 static inline double tok_double(const struct jtok *t)
 {
-	if (t->exact && t->mant < (1ull << 53) && t->exp10 >= -22 && t->exp10 <= 22) {
-		double d = (double)t->mant;
-
-		d = t->exp10 >= 0 ? d * pow10_exact[t->exp10] : d / pow10_exact[-t->exp10];
-		return *t->p == '-' ? -d : d;
-	}
+	double d;
+	if (t->exact && pbj_decimal_fast(t->mant, t->exp10, *t->p == '-', &d))
+		return d;
 	return pbj_json_number_to_double(t->p, t->n);
 }
 
@@ -771,7 +734,7 @@ static bool key_equal(const char *a, size_t an, bool aesc, const char *b, size_t
 static inline bool kentry_is(const struct jp *jp, const struct kentry *e, const struct jtok *k)
 {
 	if (!e->esc && !k->esc)
-		return e->len == k->n && short_eq(jp->start + e->pos - 1, k->p, k->n);
+		return e->len == k->n && bytes_eq(jp->start + e->pos - 1, k->p, k->n);
 	return key_equal(jp->start + e->pos - 1, e->len, e->esc, k->p, k->n, k->esc);
 }
 
@@ -1723,7 +1686,7 @@ static const struct pb_field *lookup_field(struct jframe *f, const char *s, size
 	for (unsigned i = f->hint; i < m->nfields && i <= f->hint + 1; i++) {
 		fld = &m->fields[i];
 		if (fld->json_key != NULL
-			    ? fld->json_key_len - 4 == n && short_eq(fld->json_key + 2, s, n)
+			    ? fld->json_key_len - 4 == n && bytes_eq(fld->json_key + 2, s, n)
 			    : name_eq(fld->json_name, s, n))
 			return fld;
 	}

@@ -402,7 +402,7 @@ long pbj_base64_decode(const uint8_t *in, size_t n, uint8_t *out)
 
 /* ---- numbers out ------------------------------------------------------------- */
 
-static const double pow10_exact[23] = {
+const double pbj_pow10_exact[23] = {
 	1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
@@ -683,7 +683,7 @@ static void shortest_double(double a, char *dig, int *nd, int *decpt)
 				}
 				break;
 			}
-			if (m != 0 && (double)m / pow10_exact[k] == a) {
+			if (m != 0 && (double)m / pbj_pow10_exact[k] == a) {
 				*decpt = u64_digits(m, dig, nd) - k;
 				return;
 			}
@@ -790,7 +790,7 @@ static void shortest_float(float f, char *dig, int *nd, int *decpt)
 
 			if (m == UINT64_MAX)
 				break;
-			if (m != 0 && (float)((double)m / pow10_exact[k]) == f) {
+			if (m != 0 && (float)((double)m / pbj_pow10_exact[k]) == f) {
 				*decpt = u64_digits(m, dig, nd) - k;
 				return;
 			}
@@ -909,12 +909,9 @@ static double decimal_to_double(const char *s, size_t n)
 		return neg ? -0.0 : 0.0;
 	long long e = dexp + lexp;
 
-	if (!dropped && (size_t)nw == nb && w < (1ull << 53) && e >= -22 && e <= 22) {
-		double d = (double)w;
-
-		d = e >= 0 ? d * pow10_exact[e] : d / pow10_exact[-e];
-		return neg ? -d : d;
-	}
+	double fast;
+	if (!dropped && (size_t)nw == nb && pbj_decimal_fast(w, e, neg, &fast))
+		return fast;
 	/* The digits kept are buf[0..nb); dexp already counts dropped ones. */
 	if (dropped)
 		buf[nb++] = '1', e--;

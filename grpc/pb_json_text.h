@@ -194,6 +194,24 @@ size_t pbj_fmt_i64(char *out, int64_t v);
 
 /* ---- numbers from text ------------------------------------------------------ */
 
+/* 10^0 .. 10^22: every power of ten a double holds exactly. */
+extern const double pbj_pow10_exact[23];
+
+/*
+ * (neg ? -1 : 1) x mant x 10^e10, correctly rounded, by Clinger's fast
+ * path: one exact operand and one rounding.  False when the path does not
+ * apply (mant of 2^53 or more, or |e10| over 22).
+ */
+static inline bool pbj_decimal_fast(uint64_t mant, long long e10, bool neg, double *out)
+{
+	if (mant >= (1ull << 53) || e10 < -22 || e10 > 22)
+		return false;
+	double d = (double)mant;
+	d = e10 >= 0 ? d * pbj_pow10_exact[e10] : d / pbj_pow10_exact[-e10];
+	*out = neg ? -d : d;
+	return true;
+}
+
 /*
  * A JSON number token (RFC 8259 grammar, already checked by the tokenizer)
  * converted to a double, correctly rounded.  Overflow gives +-inf.
