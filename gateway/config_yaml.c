@@ -429,13 +429,13 @@ static int want_size(struct yctx *c, const struct ynode *n, uint64_t lo, uint64_
 }
 
 /*
- * "250ms", "5s", "1.5s", "1m30s", "2h"; a bare number is seconds.
- * Returns 0, -1 (not a duration), -2 (finer than a millisecond) or -3
- * (absurdly long).
+ * "250ms", "5s", "1.5s", "1m30s", "2h", "300us"; a bare number is seconds.
+ * In microseconds.  Returns 0, -1 (not a duration), -2 (finer than a
+ * microsecond) or -3 (absurdly long).
  */
-static int parse_duration(const char *s, uint64_t *out)
+static int parse_duration_us(const char *s, uint64_t *out)
 {
-	const uint64_t cap = 1ull << 40; /* ms: 34 years */
+	const uint64_t cap = 1000ull << 40; /* 34 years */
 	uint64_t total = 0;
 	const char *p = s;
 	if (!*p)
@@ -460,15 +460,17 @@ static int parse_duration(const char *s, uint64_t *out)
 		if (p == start || (p == start + 1 && *start == '.'))
 			return -1;
 		if (*p == '\0' && start == s)
-			unit = 1000; /* the whole value is a number: seconds */
-		else if (p[0] == 'm' && p[1] == 's')
+			unit = 1000000; /* the whole value is a number: seconds */
+		else if (p[0] == 'u' && p[1] == 's')
 			unit = 1, p += 2;
+		else if (p[0] == 'm' && p[1] == 's')
+			unit = 1000, p += 2;
 		else if (*p == 's')
-			unit = 1000, p++;
+			unit = 1000000, p++;
 		else if (*p == 'm')
-			unit = 60000, p++;
+			unit = 60000000, p++;
 		else if (*p == 'h')
-			unit = 3600000, p++;
+			unit = 3600000000ull, p++;
 		else
 			return -1;
 		if (ip > cap / unit)
@@ -481,6 +483,18 @@ static int parse_duration(const char *s, uint64_t *out)
 	}
 	*out = total;
 	return 0;
+}
+
+/* The same in whole milliseconds (-2: finer than that). */
+static int parse_duration(const char *s, uint64_t *out)
+{
+	uint64_t us;
+	int r = parse_duration_us(s, &us);
+	if (r == 0 && us % 1000)
+		r = -2;
+	if (r == 0)
+		*out = us / 1000;
+	return r;
 }
 
 static int want_duration(struct yctx *c, const struct ynode *n, uint64_t lo, uint64_t hi,
@@ -1633,36 +1647,24 @@ static int h_io_buffers(struct yctx *c, const struct ynode *v, void *base)
 	return 0;
 }
 
-/* "300us", "0.5ms", "1ms"; 0 turns batching off. */
+/* "300us", "0.5ms"; 0 turns batching off.  A bare number other than 0
+ * is refused: seconds, as elsewhere, would be a mistake here. */
 static int h_io_batch_wait(struct yctx *c, const struct ynode *v, void *base)
 {
 	struct gw_config *cfg = base;
-	const char *s, *p;
-	uint64_t ip = 0, frac = 0, scale = 1, us;
+	const char *s;
+	uint64_t us = 0;
 	if (want_string(c, v, &s))
 		return -1;
-	for (p = s; *p >= '0' && *p <= '9' && ip <= 10000; p++)
-		ip = ip * 10 + (uint64_t)(*p - '0');
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9' && scale < 1000; p++, scale *= 10)
-			frac = frac * 10 + (uint64_t)(*p - '0');
-	if (p == s || (*s == '.' && p == s + 1))
-		goto bad;
-	if (strcmp(p, "us") == 0 && scale == 1)
-		us = ip;
-	else if (strcmp(p, "ms") == 0)
-		us = ip * 1000 + frac * 1000 / scale;
-	else if (*p == '\0' && ip == 0 && scale == 1)
-		us = 0;
-	else
-		goto bad;
-	if (us > 10000)
+	bool bare = s[strspn(s, "0123456789.")] == '\0';
+	int r = bare && strcmp(s, "0") != 0 ? -1 : parse_duration_us(s, &us);
+	if (r == -1 || r == -2)
+		return fail(c, v, "expected a wait like 300us or 0.5ms (0: never batch); got %s",
+			    DESCRIBE(v));
+	if (r == -3 || us > 10000)
 		return fail(c, v, "%s is out of range (0 to 10ms)", s);
 	cfg->batch_wait_us = (unsigned)us;
 	return 0;
-bad:
-	return fail(c, v, "expected a wait like 300us or 0.5ms (0: never batch); got %s",
-		    DESCRIBE(v));
 }
 
 static const struct field io_fields[] = {
